@@ -1,0 +1,105 @@
+"""The manifest a build writes last: what the index was built from and with, so an index folder
+describes itself and a changed record, model or setting marks it stale."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from indexer.corpus import Corpus
+from indexer.paragraph import Paragraph, Record, RecordMeta
+
+FORMAT = 1
+LIBRARIES = ("recordqa", "chromadb", "bm25s", "jieba", "sentence-transformers", "transformers", "torch")
+
+
+@dataclass
+class Manifest:
+    build_id: str
+    created: str
+    index_key: str
+    settings: dict
+    sources: list[dict]
+    dense: dict
+    tokenizer: dict
+    versions: dict
+    counts: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    format: int = FORMAT
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> Manifest:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def file_sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def source_entries(corpus: Corpus) -> list[dict]:
+    return [
+        {"record": r.id, "lang": r.lang, "path": str(r.source), "sha256": file_sha256(r.source) if r.source else r.sha256,
+         "paragraphs": len(r.paragraphs)}
+        for r in corpus.records
+    ]
+
+
+def stale_reasons(manifest: Manifest, *, sources: list[dict], index_key: str, tokenizer: dict,
+                  dense_model: str | None) -> list[str]:
+    """Why the index no longer matches the records and settings; empty when it is current."""
+    reasons = []
+    built = {(s["record"], s["lang"]): s for s in manifest.sources}
+    wanted = {(s["record"], s["lang"]): s for s in sources}
+    for key in sorted(wanted.keys() - built.keys()):
+        reasons.append(f"record {key[0]} ({key[1]}) is not in the index")
+    for key in sorted(built.keys() - wanted.keys()):
+        reasons.append(f"record {key[0]} ({key[1]}) is indexed but no longer among the records")
+    for key in sorted(wanted.keys() & built.keys()):
+        if wanted[key]["sha256"] != built[key]["sha256"]:
+            reasons.append(f"record file {wanted[key]['path']} changed since the index was built")
+    if manifest.index_key != index_key:
+        reasons.append("index settings changed (embedding model, windows or BM25 parameters)")
+    if manifest.tokenizer != tokenizer:
+        reasons.append("tokenizer or UN-terms glossary changed")
+    if manifest.dense.get("model") != dense_model:
+        reasons.append(
+            f"dense model is now {dense_model or 'off'} but the index was built with "
+            f"{manifest.dense.get('model') or 'none'}"
+        )
+    return reasons
+
+
+def corpus_to_json(corpus: Corpus) -> list[dict]:
+    return [
+        {"id": r.id, "lang": r.lang, "meta": asdict(r.meta), "source": str(r.source) if r.source else None,
+         "sha256": r.sha256, "paragraphs": [asdict(p) for p in r.paragraphs]}
+        for r in corpus.records
+    ]
+
+
+def corpus_from_json(data: list[dict]) -> Corpus:
+    return Corpus(tuple(
+        Record(
+            id=r["id"], lang=r["lang"], meta=RecordMeta(**r["meta"]),
+            paragraphs=tuple(Paragraph(**p) for p in r["paragraphs"]),
+            source=Path(r["source"]) if r["source"] else None, sha256=r["sha256"],
+        )
+        for r in data
+    ))

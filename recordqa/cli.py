@@ -1,0 +1,263 @@
+"""The `recordqa` command. Reads settings once and hands them to the factories.
+
+Exit codes: 0 success, 1 failure (no index, broken record, model trouble), 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from recordqa.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"error: invalid RECORDQA_ setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        return 2
+    if getattr(args, "index_dir", None):
+        settings = settings.model_copy(update={"index_dir": args.index_dir})
+    from recordqa.factories import configure_environment
+
+    configure_environment(settings)
+    from indexer.embedder import EmbedderUnavailable
+    from indexer.live import IndexMissing
+    from indexer.record import RecordError
+    from qa.answer import QuestionError
+    from qa.prompt import PromptError
+
+    try:
+        return args.func(args, settings)
+    except (QuestionError, ValueError) as exc:
+        if isinstance(exc, RecordError | PromptError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (IndexMissing, EmbedderUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recordqa", description="Cited answers from UN meeting records.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, func, help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.add_argument("--index-dir", type=Path, help="index folder (default: RECORDQA_INDEX_DIR)")
+        p.set_defaults(func=func)
+        return p
+
+    p = command("index", cmd_index, "Index record files (default: the shipped record).")
+    p.add_argument("files", nargs="*", type=Path, help="record files or folders")
+    p.add_argument("--force", action="store_true", help="rebuild even if the index is current")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = command("ask", cmd_ask, "Answer one question with citations.")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--lang", choices=["zh", "en"], help="answer language (default: the question's)")
+
+    p = command("show", cmd_show, "Print one paragraph in every language.")
+    p.add_argument("paragraph", help="paragraph number, e.g. 45 (or RECORD:45)")
+
+    p = command("export", cmd_export, "Print the indexed paragraphs.")
+    p.add_argument("--format", choices=["jsonl"], default="jsonl")
+
+    command("doctor", cmd_doctor, "Show what is installed, configured and active.")
+    command("chat", cmd_chat, "Interactive chat in the terminal.")
+
+    p = command("eval", cmd_eval, "Run a QA dataset and write DIR/results.json.")
+    p.add_argument("--dataset", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True)
+    return parser
+
+
+def _note(text: str) -> None:
+    print(f"note: {text}", file=sys.stderr)
+
+
+def _index_notices(index) -> list[str]:
+    dense = index.manifest.dense
+    if not dense.get("model"):
+        return [f"dense retrieval is off: {dense.get('reason') or 'no embedding model'}"]
+    if dense.get("languages"):
+        return [f"dense retrieval covers {'/'.join(dense['languages'])} only ({dense['model']}): "
+                f"{dense.get('reason') or ''}".rstrip(": ")]
+    return []
+
+
+def cmd_index(args, settings: Settings) -> int:
+    from recordqa.factories import ensure_index, make_corpus, make_embedders
+
+    corpus = make_corpus(settings, args.files or None)
+    for record in corpus.records:
+        for warning in record.warnings:
+            _note(warning)
+    embedders, dense = make_embedders(settings)
+    if not dense.active or dense.reason:
+        _note(dense.describe())
+    summary = ensure_index(settings, corpus=corpus, embedders=embedders, dense=dense, force=args.force,
+                           progress=not args.quiet, log=_note)
+    print(summary.describe())
+    return 0
+
+
+def _answerer(settings: Settings, *, log_build: bool = True):
+    """Open the index, building it first when it is missing or stale."""
+    from recordqa.factories import ensure_index, make_answerer, make_embedders, make_tokenizer
+
+    tokenizer = make_tokenizer(settings)
+    embedders, dense = make_embedders(settings) if settings.retrieval_mode != "lexical" else ([], None)
+    summary = ensure_index(settings, tokenizer=tokenizer, embedders=embedders if dense else None, dense=dense,
+                           progress=False, log=_note if log_build else (lambda _: None))
+    if not summary.up_to_date and log_build:
+        _note(summary.describe())
+    answerer = make_answerer(settings, tokenizer=tokenizer, embedders=embedders, dense=dense)
+    answerer.notices.extend(_index_notices(answerer.index))
+    return answerer
+
+
+def cmd_ask(args, settings: Settings) -> int:
+    answerer = _answerer(settings)
+    answer = answerer.ask(args.question, lang=args.lang)
+    for notice in answer.notices:
+        _note(notice)
+    if args.json:
+        print(json.dumps(answer.public_json(), ensure_ascii=False, indent=2))
+        return 0
+    print(answer.answer)
+    if answer.citations:
+        print()
+        for citation in answer.citations:
+            print(f"[¶{citation.paragraph}] {citation.quote}")
+    return 0
+
+
+def _open_index(settings: Settings):
+    from indexer.live import LiveIndex
+
+    index = LiveIndex.open(settings.index_dir)
+    for notice in _index_notices(index):
+        _note(notice)
+    return index
+
+
+def cmd_show(args, settings: Settings) -> int:
+    index = _open_index(settings)
+    key = index.corpus.resolve(args.paragraph)
+    if key is None:
+        print(f"error: no paragraph '{args.paragraph}' in the index "
+              f"(records: {', '.join(index.corpus.record_ids)})", file=sys.stderr)
+        return 2
+    for lang in index.corpus.languages:
+        paragraph = index.corpus.get(key, lang)
+        if paragraph is None:
+            continue
+        flags = [name for name in ("pending", "missing_annex", "placeholder") if getattr(paragraph, name)]
+        print(f"[{lang}] ¶{paragraph.id}  {paragraph.section or paragraph.chapter or ''}"
+              f"{'  agenda item ' + paragraph.agenda_item if paragraph.agenda_item else ''}"
+              f"{'  (' + ', '.join(flags) + ')' if flags else ''}")
+        print(paragraph.text)
+        print()
+    return 0
+
+
+def export_rows(corpus) -> list[dict]:
+    rows = []
+    for key in corpus.keys():
+        versions = {lang: corpus.get(key, lang) for lang in corpus.languages}
+        versions = {lang: p for lang, p in versions.items() if p}
+        first = next(iter(versions.values()))
+        rows.append({
+            "id": first.id, "record": first.record, "section": first.section or first.chapter,
+            "chapter": first.chapter, "agenda_item": first.agenda_item, "pending": first.pending,
+            "missing_annex": first.missing_annex, "placeholder": first.placeholder,
+            "text": {lang: p.text for lang, p in versions.items()},
+        })
+    return rows
+
+
+def cmd_export(args, settings: Settings) -> int:
+    index = _open_index(settings)
+    for row in export_rows(index.corpus):
+        print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_doctor(args, settings: Settings) -> int:
+    from indexer.build import current_build
+    from indexer.manifest import library_versions
+    from recordqa.factories import make_embedders, make_tokenizer, stale_reasons
+
+    print(f"settings hash:   {settings.settings_hash()}  (index key {settings.index_key()})")
+    print(f"records:         {settings.records_dir}")
+    print(f"index:           {settings.index_dir}")
+    embedders, dense = make_embedders(settings)
+    print(f"dense:           {dense.describe()}")
+    print(f"retrieval:       {settings.retrieval_mode}; reranker {settings.reranker_model or 'off'}")
+    print(f"answers:         {'llm ' + settings.llm_model + ' at ' + settings.llm_base_url if settings.llm_base_url else 'extractive (no LLM configured)'}")
+    build = current_build(settings.index_dir)
+    if build is None:
+        print("index status:    missing (run `recordqa index`)")
+    else:
+        reasons = stale_reasons(settings, make_tokenizer(settings), dense)
+        print(f"index status:    {'stale: ' + '; '.join(reasons) if reasons else 'current'} ({build.name})")
+    versions = library_versions()
+    print("libraries:       " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+    return 0
+
+
+def cmd_chat(args, settings: Settings) -> int:
+    answerer = _answerer(settings)
+    for notice in answerer.notices:
+        _note(notice)
+    print(f"RecordQA chat ({answerer.mode}). Ask in Chinese or English; empty line or Ctrl-D to quit.")
+    history: list[dict] = []
+    from qa.answer import QuestionError
+
+    while True:
+        try:
+            question = input("> ")
+        except EOFError:
+            print()
+            return 0
+        if not question.strip():
+            return 0
+        try:
+            answer = answerer.ask(question, history=history)
+        except QuestionError as exc:
+            print(f"error: {exc}")
+            continue
+        print(answer.answer)
+        for citation in answer.citations:
+            print(f"  [¶{citation.paragraph}] {citation.quote}")
+        history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from eval.run import load_dataset, run_eval
+
+    dataset = load_dataset(args.dataset)
+    answerer = _answerer(settings)
+    results = run_eval(answerer, dataset, out_dir=args.out)
+    summary = results["summary"]
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    print(f"wrote {args.out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,116 @@
+"""Build the services from settings. The only place settings turn into objects."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from indexer.build import BuildSummary, build_index, index_stale_reasons
+from indexer.corpus import Corpus, load_corpus
+from indexer.embedder import DenseStatus, EmbedderUnavailable, load_embedders, load_sentence_transformer
+from indexer.glossary import load_glossary
+from indexer.live import LiveIndex
+from indexer.tokenize import Tokenizer
+from qa.pipeline import Answerer, AnswerOptions
+from qa.prompt import load_prompts
+from qa.retrieve import Retriever
+from recordqa.settings import INDEX_SHAPING_FIELDS, Settings
+
+
+def configure_environment(settings: Settings) -> None:
+    """Process-wide switches that must be set before the model libraries are imported."""
+    if settings.hf_hub_offline:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def make_tokenizer(settings: Settings) -> Tokenizer:
+    return Tokenizer(load_glossary(), settings.cache_dir / "jieba")
+
+
+def make_embedders(settings: Settings):
+    return load_embedders(
+        settings.embedding_model, settings.embedding_fallback_model, settings.embedding_fallback_languages,
+        overlap=settings.window_overlap_tokens, batch_size=settings.embedding_batch_size,
+    )
+
+
+def make_corpus(settings: Settings, paths=None) -> Corpus:
+    return load_corpus(paths or [settings.records_dir])
+
+
+@dataclass
+class IndexState:
+    dense: DenseStatus
+    stale: list[str]
+
+
+def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer: Tokenizer | None = None,
+                 embedders=None, dense: DenseStatus | None = None, force: bool = False, progress: bool = True,
+                 log=lambda _: None) -> BuildSummary:
+    """Build the index if it is missing or stale (or ``force``); otherwise a no-op summary."""
+    corpus = corpus or make_corpus(settings)
+    tokenizer = tokenizer or make_tokenizer(settings)
+    if embedders is None:
+        embedders, dense = make_embedders(settings)
+    return build_index(
+        corpus, index_dir=settings.index_dir, tokenizer=tokenizer, embedders=embedders,
+        index_key=settings.index_key(),
+        settings_snapshot={name: getattr(settings, name) for name in INDEX_SHAPING_FIELDS},
+        dense_reason=dense.reason if dense else None, bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
+        force=force, progress=progress, log=log,
+    )
+
+
+def stale_reasons(settings: Settings, tokenizer: Tokenizer, dense: DenseStatus) -> list[str]:
+    return index_stale_reasons(settings.index_dir, make_corpus(settings), index_key=settings.index_key(),
+                               tokenizer=tokenizer, dense_model=dense.model)
+
+
+def make_llm(settings: Settings):
+    if not settings.llm_base_url:
+        return None
+    from langchain_openai import ChatOpenAI
+
+    return ChatOpenAI(
+        base_url=settings.llm_base_url, model=settings.llm_model or "default",
+        api_key=settings.llm_api_key.get_secret_value(), timeout=settings.llm_timeout_s, max_retries=0,
+        temperature=settings.llm_temperature,
+    )
+
+
+def make_reranker(settings: Settings):
+    if not settings.reranker_model:
+        return None
+    try:
+        return load_sentence_transformer(settings.reranker_model, cross_encoder=True)
+    except EmbedderUnavailable:
+        return None
+
+
+def make_answerer(settings: Settings, *, index: LiveIndex | None = None, tokenizer: Tokenizer | None = None,
+                  embedders=None, dense: DenseStatus | None = None, llm=None, reranker=None,
+                  notices: list[str] | None = None) -> Answerer:
+    index = index or LiveIndex.open(settings.index_dir)
+    tokenizer = tokenizer or make_tokenizer(settings)
+    if embedders is None and settings.retrieval_mode != "lexical":
+        embedders, dense = make_embedders(settings)
+    embedder = embedders[0] if embedders else None
+    llm = llm if llm is not None else make_llm(settings)
+    retriever = Retriever(
+        index, tokenizer, embedder=embedder, mode=settings.retrieval_mode, rrf_k=settings.rrf_k,
+        candidates=settings.candidates, top_k=settings.top_k,
+        reranker=reranker if reranker is not None else make_reranker(settings), rerank_top_n=settings.rerank_top_n,
+    )
+    options = AnswerOptions(
+        answer_paragraphs=settings.answer_paragraphs, max_sentences=settings.answer_max_sentences,
+        min_evidence=settings.min_evidence, max_question_chars=settings.max_question_chars,
+        history_turns=settings.history_turns, settings_hash=settings.settings_hash(),
+    )
+    return Answerer(
+        index=index, retriever=retriever, tokenizer=tokenizer, options=options, llm=llm,
+        llm_name=settings.llm_model or "default", prompts=load_prompts(settings.prompts_dir) if llm else None,
+        notices=list(notices or []),
+    )

