@@ -85,7 +85,7 @@ class Answerer:
                 notices.append(f"{exc}; showing the extractive answer instead")
         if draft is None:
             draft = extractive_answer(
-                retrieved, self.index.corpus, self.tokenizer, lang=lang,
+                query.text, retrieved, self.index.corpus, self.tokenizer, lang=lang,
                 paragraphs=self.options.answer_paragraphs, max_sentences=self.options.max_sentences,
                 min_evidence=self.options.min_evidence,
             )

@@ -8,6 +8,7 @@ multilingual model is active.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from indexer.live import LiveIndex
 from indexer.tokenize import Tokenizer
 from qa.evidence import coverage, weighted_terms
 from qa.fusion import reciprocal_rank_fusion
+from qa.question_type import agenda_reference
 
 # A run over the question's own language is worth more than one reached through the glossary.
 CROSS_LINGUAL_WEIGHT = 0.5
@@ -110,6 +112,9 @@ class Retriever:
             runs["dense"] = sorted(similarity, key=lambda k: -similarity[k])[: self.candidates]
             timings["dense"] = _ms(start)
 
+        agenda = self._agenda_run(query.text)
+        if agenda:
+            runs["agenda"] = agenda
         fused = reciprocal_rank_fusion(runs, k=self.rrf_k, weights=weights)
         if self.reranker is not None and fused:
             start = time.perf_counter()
@@ -119,6 +124,18 @@ class Retriever:
         own = {query.lang: terms[query.lang]} if terms.get(query.lang) else terms
         evidence = {key: self._evidence(key, own) for key in keys}
         return Retrieved(keys, dict(fused[: self.top_k]), runs, terms, evidence, similarity, self._idf, timings)
+
+    def _agenda_run(self, question: str) -> list[str]:
+        """Paragraphs under the agenda item the question names, and the agenda list that names it."""
+        reference = agenda_reference(question)
+        if reference is None:
+            return []
+        number, asks_what = reference
+        under = [p.key for p in self.index.corpus.paragraphs() if p.agenda_item == str(number)]
+        listing = [p.key for p in self.index.corpus.paragraphs()
+                   if re.search(rf"(?m)^{number}\.\s", p.text) and "\n" in p.text]
+        ranked = listing + under if asks_what else under + listing
+        return list(dict.fromkeys(ranked))
 
     def _evidence(self, key: str, terms: dict[str, dict[str, float]]) -> float:
         best = 0.0

@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     answer_paragraphs: int = Field(3, ge=1, description="Top paragraphs the extractive answerer reads.")
     answer_max_sentences: int = Field(2, ge=1, description="Sentences in an extractive answer.")
     min_evidence: float = Field(
-        0.5,
+        0.3,
         ge=0,
         le=1,
         description="Abstain when the best paragraph covers less than this share of the question's "
