@@ -55,8 +55,8 @@ def file_sha256(path: Path) -> str:
 
 def source_entries(corpus: Corpus) -> list[dict]:
     return [
-        {"record": r.id, "lang": r.lang, "path": str(r.source), "sha256": file_sha256(r.source) if r.source else r.sha256,
-         "paragraphs": len(r.paragraphs)}
+        {"record": r.id, "lang": r.lang, "path": str(r.source),
+         "sha256": file_sha256(r.source) if r.source else r.sha256, "paragraphs": len(r.paragraphs)}
         for r in corpus.records
     ]
 

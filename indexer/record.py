@@ -259,5 +259,5 @@ def _join(previous: str, line: str, gap: bool) -> str:
     if not gap or _LIST_ITEM.match(line) or previous.endswith(_SENTENCE_END):
         return f"{previous}\n{line}"
     # A blank gap mid-sentence is a page break: rejoin the halves of the sentence.
-    sep = "" if is_cjk(previous[-1]) or is_cjk(line[0]) or previous[-1].isdigit() and is_cjk(line[0]) else " "
+    sep = "" if is_cjk(previous[-1]) or is_cjk(line[0]) else " "
     return previous + sep + line

@@ -18,7 +18,7 @@ import Stemmer
 
 from indexer.glossary import Glossary
 
-TOKENIZER_VERSION = "1"
+TOKENIZER_VERSION = "2"
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|\d+(?:\.\d+)?")
@@ -34,8 +34,10 @@ EN_STOPWORDS = frozenset(
     would you your yours yourself yourselves did does tell please say said mr ms mrs""".split()
 )
 ZH_STOPWORDS = frozenset(
-    """的 了 在 是 和 与 及 以及 或 并 其 该 这 那 这些 那些 之 于 对 为 由 被 将 把 从 向 也 都 而 但 就 等
-    个 些 上 下 中 有 没有 吗 呢 吧 啊 哪 哪些 什么 谁 何 如何 怎样 怎么 多少 几 是否 请问 请 问 记录 会议记录""".split()
+    """的 了 在 是 和 与 及 以及 或 并 其 该 这 那 这些 那些 之 于 对 为 由 被 将 把 从 向
+    也 都 而 但 就 等 个 些 上 下 中 有 没有 吗 呢 吧 啊 哪 哪些 什么 谁 何 如何 怎样
+    怎么 多少 几 是否 请问 请 问 记录 会议记录 哪一天 哪天 哪几天 哪个 哪位 哪一位 哪里
+    几点 为什么 分别 一共 是不是 有没有 什么样""".split()
 )
 
 

@@ -12,7 +12,6 @@ from indexer.lexical import unseen_idf
 from indexer.paragraph import Paragraph
 from indexer.tokenize import Tokenizer
 from qa.citation import marker
-from qa.evidence import coverage
 from qa.question_type import PLACEHOLDER, expected_answer, holds
 from qa.retrieve import Retrieved
 from qa.sentences import split_sentences
@@ -135,18 +134,19 @@ def _select(candidates: list[_Sentence], terms: dict[str, float], idf: dict[str,
     """Greedy cover: the best sentence, then sentences that add question terms not yet covered."""
     chosen: list[_Sentence] = []
     remaining = dict(terms)
+    total = max(1e-9, sum(w * idf.get(t, unseen) for t, w in terms.items()))
+
+    def gain(c: _Sentence, remaining: dict[str, float], chosen: list[_Sentence]) -> float:
+        covered = sum(w * idf.get(t, unseen) for t, w in remaining.items() if t in c.tokens)
+        kind_bonus = ANSWER_KIND_BONUS if kind and c.has_kind and not any(x.has_kind for x in chosen) else 0
+        return covered / total + c.bonus + kind_bonus
+
     while len(chosen) < limit:
-        def gain(c: _Sentence) -> float:
-            base = coverage(remaining, c.tokens, idf, unseen) if remaining else 0.0
-            share = base * sum(w * idf.get(t, unseen) for t, w in remaining.items()) / max(
-                1e-9, sum(w * idf.get(t, unseen) for t, w in terms.items()))
-            kind_bonus = ANSWER_KIND_BONUS if kind and c.has_kind and not any(x.has_kind for x in chosen) else 0
-            return share + c.bonus + kind_bonus
         pool = [c for c in candidates if c not in chosen]
         if not pool:
             break
-        best = max(pool, key=lambda c: (gain(c), -c.order))
-        if chosen and gain(best) - best.bonus < MIN_GAIN:
+        best = max(pool, key=lambda c: (gain(c, remaining, chosen), -c.order))
+        if chosen and gain(best, remaining, chosen) - best.bonus < MIN_GAIN:
             break
         chosen.append(best)
         remaining = {t: w for t, w in remaining.items() if t not in best.tokens}

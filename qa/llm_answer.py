@@ -18,7 +18,10 @@ from qa.sentences import split_sentences
 
 LANGUAGE_NAMES = {"zh": "Chinese (简体中文)", "en": "English"}
 _JSON = re.compile(r"\{.*\}", re.DOTALL)
-_REFUSAL = re.compile(r"does not (?:answer|contain|say|address)|not (?:in|stated in) the record|记录(?:中)?(?:没有|未)|无法回答", re.IGNORECASE)
+_REFUSAL = re.compile(
+    r"does not (?:answer|contain|say|address)|not (?:in|stated in) the record|记录(?:中)?(?:没有|未)|无法回答",
+    re.IGNORECASE,
+)
 
 
 class LLMFailure(RuntimeError):

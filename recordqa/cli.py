@@ -177,7 +177,7 @@ def cmd_show(args, settings: Settings) -> int:
 
 def export_rows(corpus) -> list[dict]:
     rows = []
-    for key in corpus.keys():
+    for key in corpus.keys():  # noqa: SIM118 - Corpus.keys() is a method of ours, not a dict view
         versions = {lang: corpus.get(key, lang) for lang in corpus.languages}
         versions = {lang: p for lang, p in versions.items() if p}
         first = next(iter(versions.values()))
@@ -205,10 +205,12 @@ def cmd_doctor(args, settings: Settings) -> int:
     print(f"settings hash:   {settings.settings_hash()}  (index key {settings.index_key()})")
     print(f"records:         {settings.records_dir}")
     print(f"index:           {settings.index_dir}")
-    embedders, dense = make_embedders(settings)
+    _, dense = make_embedders(settings)
     print(f"dense:           {dense.describe()}")
     print(f"retrieval:       {settings.retrieval_mode}; reranker {settings.reranker_model or 'off'}")
-    print(f"answers:         {'llm ' + settings.llm_model + ' at ' + settings.llm_base_url if settings.llm_base_url else 'extractive (no LLM configured)'}")
+    answers = (f"llm {settings.llm_model} at {settings.llm_base_url}" if settings.llm_base_url
+               else "extractive (no LLM configured)")
+    print(f"answers:         {answers}")
     build = current_build(settings.index_dir)
     if build is None:
         print("index status:    missing (run `recordqa index`)")
