@@ -123,7 +123,10 @@ def clean_question(question: str, max_chars: int) -> str:
     over-long input with a message meant for the user."""
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
-    cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch for ch in question)
+    # Line breaks and tabs separate words; other control and format characters (zero-width
+    # spaces, soft hyphens, bells) sit inside words and are dropped.
+    cleaned = "".join(" " if ch in "\t\n\r\f\v" else "" if unicodedata.category(ch).startswith("C") else ch
+                      for ch in question)
     cleaned = " ".join(cleaned.split())
     if not cleaned:
         raise QuestionError("the question is empty")

@@ -25,6 +25,7 @@ CROSS_LINGUAL_WEIGHT = 0.5
 # Dense is a second opinion: on the dev set an equal vote let paraphrase matches push exact
 # lexical hits out of the top five.
 DENSE_WEIGHT = 0.5
+AGENDA_WEIGHT = 2.0
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,9 @@ class Retriever:
 
         agenda = self._agenda_run(query.text)
         if agenda:
+            # The question names the item outright: that beats any word overlap.
             runs["agenda"] = agenda
+            weights["agenda"] = AGENDA_WEIGHT
         fused = reciprocal_rank_fusion(runs, k=self.rrf_k, weights=weights)
         if self.reranker is not None and fused:
             start = time.perf_counter()
@@ -138,7 +141,7 @@ class Retriever:
         under = [p.key for p in self.index.corpus.paragraphs() if p.agenda_item == str(number)]
         listing = [p.key for p in self.index.corpus.paragraphs()
                    if re.search(rf"(?m)^{number}\.\s", p.text) and "\n" in p.text]
-        ranked = listing + under if asks_what else under + listing
+        ranked = listing if asks_what else under + listing
         return list(dict.fromkeys(ranked))
 
     def _evidence(self, key: str, terms: dict[str, dict[str, float]]) -> float:

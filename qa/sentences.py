@@ -6,10 +6,12 @@ import re
 
 _ZH_END = re.compile(r"(?<=[。！？；])")
 _EN_END = re.compile(
-    r"(?<!\bMr)(?<!\bMs)(?<!\bMrs)(?<!\bDr)(?<!\bNo)(?<!\bp\.m)(?<!\ba\.m)(?<!\be\.g)(?<!\bi\.e)(?<!\bvs)"
-    r"(?<=[.!?;])\s+(?=[A-Z(\"“‘'0-9\[])"
+    r"(?<!\bMr\.)(?<!\bMs\.)(?<!\bMrs\.)(?<!\bDr\.)(?<!\bNo\.)(?<!\bp\.m\.)(?<!\ba\.m\.)(?<!\be\.g\.)"
+    r"(?<!\bi\.e\.)(?<!\bvs\.)(?<!\bSt\.)(?<=[.!?;])\s+(?=[A-Z(\"“‘'0-9\[])"
 )
 MIN_CHARS = 6
+# A list item's own number is not the end of a sentence.
+_LIST_MARKER = re.compile(r"^(?:\d{1,3}\.|\([a-z]{1,4}\)|[-•·])\s*")
 
 
 def split_sentences(text: str, lang: str) -> list[str]:
@@ -19,8 +21,13 @@ def split_sentences(text: str, lang: str) -> list[str]:
         line = line.strip()
         if not line:
             continue
-        parts = _ZH_END.split(line) if lang == "zh" else _EN_END.split(line)
-        pieces.extend(p.strip() for p in parts if p.strip())
+        marker = _LIST_MARKER.match(line)
+        prefix = marker.group() if marker else ""
+        body = line[len(prefix):]
+        parts = [p.strip() for p in (_ZH_END.split(body) if lang == "zh" else _EN_END.split(body)) if p.strip()]
+        if parts and prefix:
+            parts[0] = prefix + parts[0]
+        pieces.extend(parts)
     merged: list[str] = []
     for piece in pieces:
         if merged and len(piece) < MIN_CHARS:

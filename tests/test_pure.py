@@ -103,7 +103,12 @@ def test_rrf_empty():
 
 def test_chinese_sentences_split_on_full_stop_and_semicolon():
     text = "人居大会选举了主席。会议通过了议程；执行主任作了发言！代表们是否同意？"
-    assert split_sentences(text, "zh") == ["人居大会选举了主席。", "会议通过了议程；", "执行主任作了发言！", "代表们是否同意？"]
+    assert split_sentences(text, "zh") == [
+        "人居大会选举了主席。",
+        "会议通过了议程；",
+        "执行主任作了发言！",
+        "代表们是否同意？",
+    ]
 
 
 def test_chinese_short_fragments_merge_back():
