@@ -40,8 +40,10 @@ def _longest_matches(text: str, pairs: list[tuple[str, str]], *, ignore_case: bo
     haystack = text.lower() if ignore_case else text
     taken = [False] * len(haystack)
     out: list[str] = []
-    for source, target in sorted(pairs, key=lambda p: -len(p[0])):
-        needle = source.lower() if ignore_case else source
+    targets: dict[str, list[str]] = {}
+    for source, target in pairs:
+        targets.setdefault(source.lower() if ignore_case else source, []).append(target)
+    for needle in sorted(targets, key=len, reverse=True):
         pattern = re.escape(needle)
         if needle.isascii():
             # Whole words only, allowing a plural s: 'Member State' must not match 'statement'.
@@ -49,7 +51,7 @@ def _longest_matches(text: str, pairs: list[tuple[str, str]], *, ignore_case: bo
         for m in re.finditer(pattern, haystack):
             if not any(taken[m.start() : m.end()]):
                 taken[m.start() : m.end()] = [True] * (m.end() - m.start())
-                out.append(target)
+                out.extend(targets[needle])
     return out
 
 

@@ -94,7 +94,8 @@ def parse_record(text: str, *, record_id: str, lang: str | None = None, source: 
             continue
         expected = len(paragraphs) + 1
         numbered = _PARAGRAPH.match(line)
-        if numbered and int(numbered.group(1)) == expected and numbered.group(2):
+        if (numbered and int(numbered.group(1)) == expected and numbered.group(2)
+                and not (not gap and paragraphs and _continues_list(paragraphs[-1]["text"], expected))):
             item = section_item or (chapter_item if chapter_item and _is_single(chapter_item) else None)
             paragraphs.append(
                 {"number": expected, "text": numbered.group(2).strip(), "chapter": chapter,
@@ -247,6 +248,12 @@ def _agenda_item(heading: str) -> str | None:
 
 def _is_single(item: str) -> bool:
     return item.isdigit()
+
+
+def _continues_list(text: str, number: int) -> bool:
+    """The paragraph ends with list item number-1, so an unbroken line 'number.' continues that list."""
+    last = text.rsplit("\n", 1)[-1] if "\n" in text else ""
+    return bool(re.match(rf"{number - 1}\.\s", last))
 
 
 def _in_list(text: str) -> bool:
