@@ -21,7 +21,7 @@ from qa.followup import condense, heuristic_context
 from qa.language import question_language
 from qa.llm_answer import LLMFailure, llm_answer
 from qa.prompt import Prompts
-from qa.retrieve import Query, Retriever
+from qa.retrieve import Query, Retriever, elapsed_ms
 
 
 @dataclass
@@ -63,13 +63,13 @@ class Answerer:
         if history:
             t = time.perf_counter()
             query, standalone, notice = self._standalone(question, history, lang)
-            timings["condense"] = _ms(t)
+            timings["condense"] = elapsed_ms(t)
             if notice:
                 notices.append(notice)
 
         t = time.perf_counter()
         retrieved = self.retriever.retrieve(query)
-        timings["retrieval"] = _ms(t)
+        timings["retrieval"] = elapsed_ms(t)
         timings.update({f"retrieval.{k}": v for k, v in retrieved.timings_ms.items()})
 
         t = time.perf_counter()
@@ -89,8 +89,8 @@ class Answerer:
                 paragraphs=self.options.answer_paragraphs, max_sentences=self.options.max_sentences,
                 min_evidence=self.options.min_evidence,
             )
-        timings["answer"] = _ms(t)
-        timings["total"] = _ms(started)
+        timings["answer"] = elapsed_ms(t)
+        timings["total"] = elapsed_ms(started)
 
         citations = [
             Citation(paragraph=key.rpartition(":")[2], record=key.rpartition(":")[0], quote=quote)
@@ -138,6 +138,3 @@ def clean_question(question: str, max_chars: int) -> str:
 def _joined(context: str, question: str) -> str | None:
     return f"{context} {question}" if context else None
 
-
-def _ms(start: float) -> float:
-    return round((time.perf_counter() - start) * 1000, 2)

@@ -101,7 +101,7 @@ class Retriever:
                     else CROSS_LINGUAL_WEIGHT
         else:
             terms = {lang: self.terms(query, lang) for lang in self.index.lexical}
-        timings["lexical"] = _ms(start)
+        timings["lexical"] = elapsed_ms(start)
 
         similarity: dict[str, float] = {}
         if self.embedder is not None and self.index.store is not None and (
@@ -115,7 +115,7 @@ class Retriever:
                 similarity[key] = max(similarity.get(key, -1.0), 1.0 - hit.distance)
             runs["dense"] = sorted(similarity, key=lambda k: -similarity[k])[: self.candidates]
             weights["dense"] = DENSE_WEIGHT
-            timings["dense"] = _ms(start)
+            timings["dense"] = elapsed_ms(start)
 
         agenda = self._agenda_run(query.text)
         if agenda:
@@ -126,7 +126,7 @@ class Retriever:
         if self.reranker is not None and fused:
             start = time.perf_counter()
             fused = self._rerank(query, fused[: self.rerank_top_n]) + fused[self.rerank_top_n :]
-            timings["rerank"] = _ms(start)
+            timings["rerank"] = elapsed_ms(start)
         keys = [key for key, _ in fused[: self.top_k]]
         own = {query.lang: terms[query.lang]} if terms.get(query.lang) else terms
         evidence = {key: self._evidence(key, own) for key in keys}
@@ -160,5 +160,6 @@ class Retriever:
         return [(fused[i][0], float(scores[i])) for i in order]
 
 
-def _ms(start: float) -> float:
+def elapsed_ms(start: float) -> float:
+    """Milliseconds since ``start`` (a perf_counter reading), rounded for reports."""
     return round((time.perf_counter() - start) * 1000, 2)

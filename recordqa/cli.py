@@ -36,15 +36,13 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args, settings)
-    except (QuestionError, ValueError) as exc:
-        if isinstance(exc, RecordError | PromptError):
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except (IndexMissing, EmbedderUnavailable) as exc:
+    # RecordError and PromptError are ValueErrors but are failures of the installation, not bad input.
+    except (RecordError, PromptError, IndexMissing, EmbedderUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except (QuestionError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
