@@ -7,17 +7,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from recordqa.settings import Settings
+from recordqa.settings import Settings, unknown_environment_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    unknown = unknown_environment_settings(os.environ)
+    if unknown:
+        print(f"error: unknown setting {', '.join(unknown)} (see `recordqa doctor` or recordqa/settings.py)",
+              file=sys.stderr)
+        return 2
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -115,15 +121,24 @@ def cmd_index(args, settings: Settings) -> int:
 
 def _answerer(settings: Settings, *, log_build: bool = True):
     """Open the index, building it first when it is missing or stale."""
+    from indexer.build import current_build
+    from indexer.record import RecordError
     from recordqa.factories import ensure_index, make_answerer, make_embedders, make_tokenizer
 
     tokenizer = make_tokenizer(settings)
     embedders, dense = make_embedders(settings) if settings.retrieval_mode != "lexical" else ([], None)
-    summary = ensure_index(settings, tokenizer=tokenizer, embedders=embedders if dense else None, dense=dense,
-                           progress=False, log=_note if log_build else (lambda _: None))
-    if not summary.up_to_date and log_build:
-        _note(summary.describe())
-    answerer = make_answerer(settings, tokenizer=tokenizer, embedders=embedders, dense=dense)
+    notices: list[str] = []
+    try:
+        summary = ensure_index(settings, tokenizer=tokenizer, embedders=embedders if dense else None, dense=dense,
+                               progress=False, log=_note if log_build else (lambda _: None))
+        if not summary.up_to_date and log_build:
+            _note(summary.describe())
+    except RecordError as exc:
+        # A broken record file must not take answers away: the live build still answers.
+        if current_build(settings.index_dir) is None:
+            raise
+        notices.append(f"answering from the previous index: {exc}")
+    answerer = make_answerer(settings, tokenizer=tokenizer, embedders=embedders, dense=dense, notices=notices)
     answerer.notices.extend(_index_notices(answerer.index))
     return answerer
 

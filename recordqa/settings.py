@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -103,6 +104,31 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature for the LLM.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Folder of prompt text files.")
 
+    embed_origins: list[str] | None = Field(
+        None,
+        description="Origins (scheme://host:port, port may be '*') whose pages may embed the chat widget and "
+        "call the API from a browser. None: the server's own origin plus localhost and 127.0.0.1 on any port. "
+        "A list replaces that default (the server's own origin stays allowed). From the environment: a JSON list.",
+    )
+    rate_limit_per_minute: int = Field(
+        30, ge=0, description="Questions one client (API key, else IP address) may ask per minute; 0 turns it off."
+    )
+    api_keys: list[SecretStr] = Field(
+        [], description="When set, /api/* and /v1/* require one of these keys (Authorization: Bearer <key>)."
+    )
+    ui_auth: list[str] = Field(
+        [], description="Optional chat login as 'user:password' entries; empty leaves the chat open."
+    )
+    ui_concurrency: int = Field(
+        8, ge=1, description="Chat answers computed at once (Gradio's default of 1 would queue every user)."
+    )
+
+    @field_validator("embedding_fallback_model", "reranker_model", "llm_base_url", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value):
+        # An empty environment variable means "unset", and must hash like None in index_key().
+        return None if isinstance(value, str) and not value.strip() else value
+
     def index_key(self) -> str:
         """Hash of exactly the settings that shape the index."""
         return _hash({name: getattr(self, name) for name in INDEX_SHAPING_FIELDS})
@@ -111,6 +137,14 @@ class Settings(BaseSettings):
         """Hash of every setting that can change an answer (paths and secrets excluded)."""
         data = self.model_dump(exclude={"records_dir", "index_dir", "cache_dir", "prompts_dir", "llm_api_key"})
         return _hash(data)
+
+
+def unknown_environment_settings(environ: Mapping[str, str]) -> list[str]:
+    """RECORDQA_* variables that name no setting: pydantic-settings ignores them, so a typo
+    would otherwise fall back to the default without a word."""
+    prefix = Settings.model_config["env_prefix"]
+    known = {prefix + name.upper() for name in Settings.model_fields}
+    return sorted(name for name in environ if name.upper().startswith(prefix) and name.upper() not in known)
 
 
 def _hash(data: dict) -> str:

@@ -367,8 +367,6 @@ def test_invalid_setting_is_a_usage_error(indexed, cli):
     assert line.startswith("error: invalid RECORDQA_ setting: ('top_k',)")
 
 
-@pytest.mark.xfail(strict=True, reason="production bug: recordqa/settings.py extra='forbid' does not reject "
-                   "unknown RECORDQA_ environment variables, so a typo silently falls back to the default")
 def test_misspelt_setting_is_rejected(indexed, cli):
     _, env = indexed
 
