@@ -64,18 +64,39 @@ class SentenceTransformerEmbedder:
         self.window_tokens = max(8, int(model.max_seq_length) - 2)
 
     def windows(self, text: str) -> list[str]:
-        """The text cut into spans that fit the model window, with overlap, sliced from the original text."""
-        encoded = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        """The text cut into spans that fit the model window, with overlap, sliced from the original text.
+
+        Windows start and end at word boundaries (as the fast tokenizer's pre-tokenizer sees words),
+        so each span re-tokenises to the tokens it was cut from; only a single word longer than the
+        window is cut inside. The overlap is at most half the window, so windows always advance."""
+        # truncation=False and verbose=False: the whole paragraph is tokenised on purpose, without
+        # the "sequence length is longer than the specified maximum" log line.
+        encoded = self.model.tokenizer(text, add_special_tokens=False, return_offsets_mapping=True,
+                                       truncation=False, verbose=False)
         offsets = encoded["offset_mapping"]
-        if len(offsets) <= self.window_tokens:
+        n, size = len(offsets), self.window_tokens
+        if n <= size:
             return [text]
-        step = max(1, self.window_tokens - self.overlap)
+        starts = _word_starts(encoded, n)
+        overlap = max(0, min(self.overlap, size // 2))
         spans = []
-        for start in range(0, len(offsets), step):
-            end = min(start + self.window_tokens, len(offsets))
-            spans.append(text[offsets[start][0] : offsets[end - 1][1]])
-            if end == len(offsets):
+        start = 0
+        while True:
+            end = start + size
+            if end >= n:
+                spans.append(text[offsets[start][0] : offsets[n - 1][1]])
                 break
+            cut = end
+            while cut > start and not starts[cut]:
+                cut -= 1
+            if cut == start:  # one word longer than the window: cut inside it
+                cut = end
+            spans.append(text[offsets[start][0] : offsets[cut - 1][1]])
+            # The next window begins at the first word start at or after cut - overlap.
+            nxt = max(start + 1, cut - overlap)
+            while nxt < cut and not starts[nxt]:
+                nxt += 1
+            start = nxt
         return spans
 
     def embed_documents(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
@@ -86,6 +107,15 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]
+
+
+def _word_starts(encoded, n: int) -> list[bool]:
+    """Per token: whether it begins a word. Without word ids (a slow tokenizer) every token does."""
+    try:
+        word_ids = encoded.word_ids()
+    except (AttributeError, ValueError):
+        return [True] * n
+    return [i == 0 or word_ids[i] is None or word_ids[i] != word_ids[i - 1] for i in range(n)]
 
 
 def resolve_model_path(spec: str) -> str:
