@@ -22,7 +22,7 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed-app
 
 run: $(VENV)/.installed-app
-	$(VENV)/bin/recordqa chat
+	$(VENV)/bin/recordqa serve
 
 index: $(VENV)/.installed-app
 	$(VENV)/bin/recordqa index

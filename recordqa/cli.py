@@ -83,6 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     command("doctor", cmd_doctor, "Show what is installed, configured and active.")
     command("chat", cmd_chat, "Interactive chat in the terminal.")
 
+    p = command("serve", cmd_serve, "Serve the web chat, the widget and the HTTP API.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
+
     p = command("eval", cmd_eval, "Run a QA dataset and write DIR/results.json.")
     p.add_argument("--dataset", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True)
@@ -260,6 +264,35 @@ def cmd_chat(args, settings: Settings) -> int:
         for citation in answer.citations:
             print(f"  [¶{citation.paragraph}] {citation.quote}")
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+def cmd_serve(args, settings: Settings) -> int:
+    import socket
+
+    import uvicorn
+
+    from ui.app import create_app
+
+    answerer = _answerer(settings)
+    for notice in answerer.notices:
+        _note(notice)
+    # Warm up jieba and the embedder now, so the first visitor does not wait for them.
+    for question in ("人居大会", "Assembly"):
+        answerer.ask(question)
+    app = create_app(settings, answerer)
+    sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))
+    except OSError as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    print(f"RecordQA is serving at http://{shown}:{port}/ (chat), /docs (API), /embed.js (widget)", flush=True)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
+    uvicorn.Server(config).run(sockets=[sock])
+    return 0
 
 
 def cmd_eval(args, settings: Settings) -> int:

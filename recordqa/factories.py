@@ -24,6 +24,9 @@ def configure_environment(settings: Settings) -> None:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # The chat page must not call home: no analytics, no version checks, no hub telemetry.
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 
 def make_tokenizer(settings: Settings) -> Tokenizer:

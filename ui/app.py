@@ -1,0 +1,73 @@
+"""The one server: FastAPI with the JSON API, the OpenAI-compatible API, the widget script and
+the Gradio chat (full page at /chat/, compact view for the widget at /widget/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+
+from qa.pipeline import Answerer
+from recordqa.settings import Settings
+from ui import api, openai_api
+from ui.errors import install_error_handlers
+from ui.service import Service
+
+STATIC = Path(__file__).parent / "static"
+
+
+def create_app(settings: Settings, answerer: Answerer, *, with_chat: bool = True) -> FastAPI:
+    service = Service.create(settings, answerer)
+    app = FastAPI(
+        title="RecordQA",
+        version="0.1.0",
+        description="Cited answers from UN meeting records. Errors are JSON: "
+        '`{"error": {"message", "type", "code"}}`. `/v1/chat/completions` is OpenAI-compatible and adds '
+        "`citations` and `recordqa` (the `/api/ask` answer JSON) to each completion.",
+    )
+    app.state.service = service
+    install_error_handlers(app)
+
+    # Our own CORS middleware makes Gradio skip its echo-any-origin CORS on the mounted chat.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origin_regex=service.policy.origin_regex(),
+        allow_methods=["GET", "POST"],
+        allow_headers=["Authorization", "Content-Type", "X-API-Key"],
+        allow_credentials=False,
+        max_age=600,
+    )
+    frame_ancestors = service.policy.frame_ancestors()
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        # Browsers refuse to render any page of ours inside a frame of an origin not listed here.
+        response.headers["Content-Security-Policy"] = frame_ancestors
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    app.include_router(api.router)
+    app.include_router(openai_api.router)
+
+    @app.get("/embed.js", include_in_schema=False)
+    def embed_js() -> FileResponse:
+        return FileResponse(STATIC / "embed.js", media_type="text/javascript; charset=utf-8",
+                            headers={"Cache-Control": "public, max-age=300"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/", include_in_schema=False)
+    def root(request: Request) -> RedirectResponse:
+        query = f"?{request.url.query}" if request.url.query else ""
+        return RedirectResponse(f"/chat/{query}")
+
+    if with_chat:
+        from ui.chat import mount_chat
+
+        mount_chat(app, service)
+    return app

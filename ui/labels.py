@@ -1,0 +1,84 @@
+"""Interface strings in the two interface languages. Answers follow the question's language;
+these follow the page's zh/en switch."""
+
+from __future__ import annotations
+
+LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "RecordQA",
+        "subtitle": "Ask the record of the first session of the UN-Habitat Assembly (Nairobi, 27-31 May 2019).",
+        "question": "Your question (Chinese or English)",
+        "placeholder": "e.g. Who was elected President of the Assembly?",
+        "ask": "Ask",
+        "new": "New conversation",
+        "examples": "Example questions",
+        "chat": "Conversation",
+        "interface": "Interface language",
+        "mode": "Answers",
+        "extractive": "extractive (sentences quoted from the record, no language model)",
+        "dense": "Semantic search",
+        "dense_on": "on",
+        "dense_off": "off",
+        "no_answer": "No answer from the record",
+        "cannot_ask": "Cannot ask this question",
+        "rate_limited": "Too many questions from you in the last minute; try again in {seconds} s.",
+        "sources": "Open a cited paragraph",
+        "paragraph": "Paragraph",
+        "section": "Section",
+        "agenda_item": "Agenda item",
+        "close": "Close",
+        "pending": "to be completed in the record",
+        "server_error": "The answer could not be produced; the error was logged. Please ask again.",
+    },
+    "zh": {
+        "title": "RecordQA 会议记录问答",
+        "subtitle": "查询人居大会第一届会议记录（内罗毕，2019 年 5 月 27 日至 31 日）。",
+        "question": "您的问题（中文或英文）",
+        "placeholder": "例如：谁当选为人居大会主席？",
+        "ask": "提问",
+        "new": "新对话",
+        "examples": "示例问题",
+        "chat": "对话",
+        "interface": "界面语言",
+        "mode": "回答方式",
+        "extractive": "摘录式（直接引用记录原句，不使用语言模型）",
+        "dense": "语义检索",
+        "dense_on": "开启",
+        "dense_off": "关闭",
+        "no_answer": "记录中没有答案",
+        "cannot_ask": "无法提出此问题",
+        "rate_limited": "您在一分钟内提问过多，请在 {seconds} 秒后再试。",
+        "sources": "打开引用的段落",
+        "paragraph": "段落",
+        "section": "章节",
+        "agenda_item": "议程项目",
+        "close": "关闭",
+        "pending": "记录尚待补充",
+        "server_error": "未能生成回答，错误已记录。请重新提问。",
+    },
+}
+
+EXAMPLES = [
+    "谁当选为人居大会第一届会议主席？",
+    "Who was elected Rapporteur of the Assembly?",
+    "大会在议程项目 9 下作出了什么决定？",
+    "Which countries spoke about the New Urban Agenda?",
+]
+
+
+def label(lang: str, key: str, **values: object) -> str:
+    text = LABELS.get(lang, LABELS["en"])[key]
+    return text.format(**values) if values else text
+
+
+def interface_language(requested: str | None, accept_language: str | None = None) -> str:
+    """zh or en: an explicit choice first, then the browser's Accept-Language, else English."""
+    if requested in LABELS:
+        return requested
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "en"

@@ -1,0 +1,55 @@
+"""Answers as chat markdown: escaped text, clickable citations, abstentions marked. Pure."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from qa.answer import Answer
+from ui.labels import label
+
+CITATION = re.compile(r"\[¶\s*([A-Za-z0-9\-]+:)?(\d+)\]")
+# Characters that would let record or user text turn into markdown structure or links.
+_MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]()#|~!])")
+
+
+def escape_text(text: str) -> str:
+    """User or record text shown literally: no HTML, no markdown links or emphasis."""
+    return _MARKDOWN_ACTIVE.sub(r"\\\1", html.escape(text, quote=False))
+
+
+def citation_anchor(record: str, paragraph: str) -> str:
+    return f"#para={record}:{paragraph}"
+
+
+def answer_markdown(answer: Answer, ui_lang: str) -> str:
+    """The answer text with each [¶N] as a link the page opens in the paragraph viewer."""
+    records = {c.paragraph: c.record for c in answer.citations}
+    default_record = answer.citations[0].record if answer.citations else ""
+    pieces: list[str] = []
+    last = 0
+    for match in CITATION.finditer(answer.answer):
+        pieces.append(escape_text(answer.answer[last:match.start()]))
+        record = (match.group(1) or "").rstrip(":") or records.get(match.group(2), default_record)
+        number = match.group(2)
+        pieces.append(f"[¶{number}]({citation_anchor(record, number)})" if record else f"\\[¶{number}\\]")
+        last = match.end()
+    pieces.append(escape_text(answer.answer[last:]))
+    body = "".join(pieces)
+    if answer.abstained:
+        body = f"**{label(ui_lang, 'no_answer')}** · {body}"
+    notes = [n for n in answer.notices if not n.startswith("dense retrieval")]
+    if notes:
+        body += "\n\n" + "\n".join(f"> {escape_text(n)}" for n in notes)
+    return body
+
+
+def pieces(text: str, size: int = 12) -> list[str]:
+    """``text`` cut every few words (or CJK characters) for streaming; the pieces join back to
+    ``text``. A citation link is never cut in half, so every prefix renders."""
+    tokens = re.findall(r"\[¶\d+\]\([^)]*\)|\s*[^\s\u4e00-\u9fff]+|[\u4e00-\u9fff]|\s+", text)
+    out = ["".join(tokens[i:i + size]) for i in range(0, len(tokens), size)]
+    rest = text[len("".join(out)):]  # whatever the pattern skipped (nothing, but never lose text)
+    if rest:
+        out.append(rest)
+    return out or [""]

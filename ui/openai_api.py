@@ -1,0 +1,116 @@
+"""``/v1/chat/completions``: RecordQA as an OpenAI-compatible model.
+
+The last user message is the question; earlier user/assistant messages are the history;
+system messages are ignored (the record decides what is answered). Besides the standard
+fields, every completion carries:
+
+- ``citations``: ``[{"paragraph", "record", "quote"}]``, the cited paragraphs;
+- ``recordqa``: the full answer JSON of ``/api/ask`` (retrieved, abstained, reason, mode, ...).
+
+When streaming, both ride on the last chunk (the one with ``finish_reason``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from qa.answer import Answer
+from ui.api import ServiceDep, client_id, require_key
+from ui.errors import ApiError
+from ui.markup import pieces
+
+MODEL_ID = "recordqa"
+
+
+class ContentPart(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    text: str | None = None
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: Literal["system", "developer", "user", "assistant", "tool"]
+    content: str | list[ContentPart] | None = None
+
+    def text(self) -> str:
+        if isinstance(self.content, list):
+            return "".join(p.text or "" for p in self.content if p.type == "text")
+        return self.content or ""
+
+
+class ChatRequest(BaseModel):
+    # Unknown OpenAI parameters (temperature, max_tokens, ...) are accepted and ignored.
+    model_config = ConfigDict(extra="allow")
+    model: str = MODEL_ID
+    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    stream: bool = False
+
+
+def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
+    turns = [m for m in messages if m.role in ("user", "assistant")]
+    if not turns or turns[-1].role != "user":
+        raise ApiError(400, "the last message must be the user's question", "invalid_messages")
+    return turns[-1].text(), [{"role": m.role, "content": m.text()} for m in turns[:-1]]
+
+
+def _extras(answer: Answer) -> dict:
+    payload = answer.public_json()
+    return {"citations": payload["citations"], "recordqa": payload}
+
+
+def completion(answer: Answer, model: str) -> dict:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
+                     "finish_reason": "stop", "logprobs": None}],
+        **_extras(answer),
+    }
+
+
+def completion_chunks(answer: Answer, model: str) -> Iterator[str]:
+    base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
+            "created": int(time.time()), "model": model}
+
+    def chunk(delta: dict, finish: str | None = None, **extra) -> str:
+        body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
+                **extra}
+        return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    for piece in pieces(answer.answer):
+        yield chunk({"content": piece})
+    yield chunk({}, "stop", **_extras(answer))
+    yield "data: [DONE]\n\n"
+
+
+router = APIRouter()
+
+
+@router.get("/v1/models", dependencies=[Depends(require_key)], tags=["openai"])
+def models() -> dict:
+    return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "recordqa"}]}
+
+
+@router.post("/v1/chat/completions", dependencies=[Depends(require_key)], tags=["openai"],
+             summary="OpenAI-compatible chat completion; citations in the top-level `citations` and `recordqa` "
+                     "fields (on the last chunk when streaming).")
+def chat_completions(body: ChatRequest, request: Request, svc: ServiceDep):
+    question, history = split_messages(body.messages)
+    answer = svc.ask(question, history, None, client_id(request))
+    model = body.model or MODEL_ID
+    if body.stream:
+        return StreamingResponse(completion_chunks(answer, model), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return completion(answer, model)
