@@ -290,3 +290,76 @@ def fake_llm():
     fake.server.server_close()
     fake.thread.join(timeout=5)
     assert not fake.errors, f"the fake LLM server failed: {fake.errors!r}"
+
+
+# --------------------------------------------------------------------------- the real server
+
+
+class ServerProcess:
+    """`recordqa serve --port 0` as a subprocess on 127.0.0.1; ``url`` once it listens."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path):
+        self.env = env
+        self.log_dir = log_dir
+        self.url = ""
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 180) -> ServerProcess:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        out, err = self.log_dir / "stdout.txt", self.log_dir / "stderr.txt"
+        with out.open("w") as stdout, err.open("w") as stderr:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "recordqa.cli", "serve", "--host", "127.0.0.1", "--port", "0"],
+                env=self.env, cwd=self.env["HOME"], stdout=stdout, stderr=stderr,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in out.read_text(encoding="utf-8").splitlines():
+                if line.startswith("RecordQA is serving at "):
+                    self.url = line.split()[4].rstrip("/")
+                    return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited {self.proc.returncode}: {err.read_text(encoding='utf-8')}")
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server did not start in {timeout} s: {err.read_text(encoding='utf-8')}")
+
+    @property
+    def stderr(self) -> str:
+        return (self.log_dir / "stderr.txt").read_text(encoding="utf-8")
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture(scope="session")
+def start_server(cli, jieba_cache, tmp_path_factory):
+    """start_server(**settings) -> a running ServerProcess; all are stopped at the end of the session.
+    Without index_dir the server builds its own lexical index of the shipped record at start."""
+    started: list[ServerProcess] = []
+
+    def start(**settings) -> ServerProcess:
+        root = tmp_path_factory.mktemp("server")
+        env = cli.env(root, jieba_cache, **{"rate_limit_per_minute": 10_000, **settings})
+        server = ServerProcess(env, root / "logs")
+        started.append(server)
+        return server.start()
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def server(start_server, built_index) -> ServerProcess:
+    """The shared server: the session's lexical index, extractive answers, default origins, no keys."""
+    return start_server(index_dir=built_index.index_dir, embedding_model=built_index.embedding_model)

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import swagger_ui_bundle
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -22,6 +24,8 @@ STATIC = Path(__file__).parent / "static"
 def create_app(settings: Settings, answerer: Answerer, *, with_chat: bool = True) -> FastAPI:
     service = Service.create(settings, answerer)
     app = FastAPI(
+        docs_url=None,  # served below from local files: the default page loads Swagger UI from a CDN
+        redoc_url=None,
         title="RecordQA",
         version="0.1.0",
         description="Cited answers from UN meeting records. Errors are JSON: "
@@ -59,7 +63,16 @@ def create_app(settings: Settings, answerer: Answerer, *, with_chat: bool = True
         return FileResponse(STATIC / "embed.js", media_type="text/javascript; charset=utf-8",
                             headers={"Cache-Control": "public, max-age=300"})
 
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url, title="RecordQA API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js", swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
 
     @app.get("/", include_in_schema=False)
     def root(request: Request) -> RedirectResponse:

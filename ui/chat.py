@@ -67,7 +67,8 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
             return
         text = ""
         chat.append({"role": "assistant", "content": ""})
-        for piece in pieces(answer_markdown(answer, ui_lang)):
+        records = service.answerer.index.corpus.record_ids
+        for piece in pieces(answer_markdown(answer, ui_lang, records[0] if len(records) == 1 else "")):
             text += piece
             chat[-1] = {"role": "assistant", "content": text}
             yield chat, history, ""
@@ -114,6 +115,8 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
         box.submit(respond, [box, chatbot, history, ui_lang], outputs, concurrency_limit=limit)
         ask.click(respond, [box, chatbot, history, ui_lang], outputs, concurrency_limit=limit)
         new.click(lambda: ([], [], ""), None, outputs, queue=False)
+        # The chat's own trash button must forget the conversation too, not just hide it.
+        chatbot.clear(lambda: [], None, history, queue=False)
         ui_lang.change(relabel, [ui_lang], [header, status, chatbot, box, ask, new, ui_lang], js=SET_LANG_JS,
                        queue=False)
         demo.load(initial_language, None, [ui_lang], queue=False)

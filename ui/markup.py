@@ -22,23 +22,28 @@ def citation_anchor(record: str, paragraph: str) -> str:
     return f"#para={record}:{paragraph}"
 
 
-def answer_markdown(answer: Answer, ui_lang: str) -> str:
-    """The answer text with each [¶N] as a link the page opens in the paragraph viewer."""
+def answer_markdown(answer: Answer, ui_lang: str, default_record: str = "") -> str:
+    """The answer text with each [¶N] as a link the page opens in the paragraph viewer.
+
+    ``default_record`` resolves markers that are not citations (an abstention naming the
+    paragraph the record has not filled in); a follow-up shows the question as searched."""
     records = {c.paragraph: c.record for c in answer.citations}
-    default_record = answer.citations[0].record if answer.citations else ""
+    default_record = answer.citations[0].record if answer.citations else default_record
     pieces: list[str] = []
     last = 0
     for match in CITATION.finditer(answer.answer):
         pieces.append(escape_text(answer.answer[last:match.start()]))
         record = (match.group(1) or "").rstrip(":") or records.get(match.group(2), default_record)
         number = match.group(2)
-        pieces.append(f"[¶{number}]({citation_anchor(record, number)})" if record else f"\\[¶{number}\\]")
+        pieces.append(f"[\\[¶{number}\\]]({citation_anchor(record, number)})" if record else f"\\[¶{number}\\]")
         last = match.end()
     pieces.append(escape_text(answer.answer[last:]))
     body = "".join(pieces)
     if answer.abstained:
         body = f"**{label(ui_lang, 'no_answer')}** · {body}"
     notes = [n for n in answer.notices if not n.startswith("dense retrieval")]
+    if answer.standalone_question:
+        notes.insert(0, label(ui_lang, "searched", question=answer.standalone_question))
     if notes:
         body += "\n\n" + "\n".join(f"> {escape_text(n)}" for n in notes)
     return body
@@ -47,7 +52,7 @@ def answer_markdown(answer: Answer, ui_lang: str) -> str:
 def pieces(text: str, size: int = 12) -> list[str]:
     """``text`` cut every few words (or CJK characters) for streaming; the pieces join back to
     ``text``. A citation link is never cut in half, so every prefix renders."""
-    tokens = re.findall(r"\[¶\d+\]\([^)]*\)|\s*[^\s\u4e00-\u9fff]+|[\u4e00-\u9fff]|\s+", text)
+    tokens = re.findall(r"\[\\\[¶\d+\\\]\]\([^)]*\)|\s*[^\s\u4e00-\u9fff]+|[\u4e00-\u9fff]|\s+", text)
     out = ["".join(tokens[i:i + size]) for i in range(0, len(tokens), size)]
     rest = text[len("".join(out)):]  # whatever the pattern skipped (nothing, but never lose text)
     if rest:
