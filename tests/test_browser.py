@@ -4,6 +4,7 @@ real server on 127.0.0.1. Screenshots go to out/test-artifacts/ (or $TEST_ARTIFA
 from __future__ import annotations
 
 import os
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -188,6 +189,12 @@ def test_follow_up_uses_the_earlier_turn_and_new_conversation_forgets_it(server,
     fresh = ask(page, "How was she elected?")
     assert "Searched as" not in fresh
 
+    # The chat's own trash button forgets the conversation as well.
+    assert "Searched as" in ask(page, "How was she elected?", answers_before=1)
+    page.locator("#rq-chat").get_by_role("button", name=re.compile("clear", re.I)).click()
+    page.wait_for_function("() => document.querySelectorAll('#rq-chat [data-testid=\"bot\"]').length === 0")
+    assert "Searched as" not in ask(page, "How was she elected?")
+
 
 def test_unanswerable_question_is_shown_as_an_abstention_with_its_reason(server, page_factory):
     page = page_factory("en-US")
@@ -347,3 +354,24 @@ def test_widget_chat_view_frames_on_the_allowed_origin(widget_setup, page_factor
 
     frame = page.frame_locator("#direct")
     frame.locator("#rq-question textarea").wait_for()
+
+
+def test_chat_login_when_configured(start_server, page_factory):
+    server = start_server(ui_auth='["delegate:s3cret"]')
+    page = page_factory("en-US")
+
+    page.goto(server.url + "/chat/", wait_until="load")
+    page.locator("input[type=password]").wait_for()
+    assert page.locator("#rq-question").count() == 0
+    page.locator("input[type=text]").first.fill("delegate")
+    page.locator("input[type=password]").fill("wrong")
+    page.locator("input[type=password]").press("Enter")
+    page.get_by_text(re.compile("incorrect", re.I)).wait_for()
+    assert page.locator("#rq-question").count() == 0
+
+    page.locator("input[type=text]").first.fill("delegate")
+    page.locator("input[type=password]").fill("s3cret")
+    page.locator("input[type=password]").press("Enter")
+
+    page.locator("#rq-question textarea").wait_for()
+    assert "Martha Delgado Peralta" in ask(page, "Who was elected President of the Assembly?")
