@@ -40,12 +40,12 @@ class EmbedPolicy:
         return cls(tuple(p.strip().rstrip("/") for p in patterns))
 
     def allows(self, origin: str | None) -> bool:
-        if not origin:
+        """An Origin header value as browsers send it (lower-case host, no slash or spaces, a numeric port
+        or none) that some pattern admits. Taken verbatim, like the CORS check does with origin_regex()."""
+        match = _ORIGIN.fullmatch(origin or "")
+        if not match or match.group(3) == "*":
             return False
-        try:
-            scheme, host, port = parse_origin(origin)
-        except OriginError:
-            return False
+        scheme, host, port = match.groups()
         port = port or ("443" if scheme == "https" else "80")
         for pattern in self.patterns:
             p_scheme, p_host, p_port = parse_origin(pattern)
@@ -67,7 +67,8 @@ class EmbedPolicy:
             else:
                 port_re = f":{port}"
             alternatives.append(f"{re.escape(scheme)}://{re.escape(host)}{port_re}")
-        return "^(?:" + "|".join(alternatives) + ")$" if alternatives else "^$"
+        # No pattern: nothing matches (not even an empty Origin header, which "^$" would echo).
+        return "^(?:" + "|".join(alternatives) + ")$" if alternatives else "(?!)"
 
     def frame_ancestors(self) -> str:
         """CSP header value: the server itself ('self') plus every allowed origin."""
