@@ -12,18 +12,47 @@ from indexer.lexical import unseen_idf
 from indexer.paragraph import Paragraph
 from indexer.tokenize import Tokenizer
 from qa.citation import marker
-from qa.question_type import PLACEHOLDER, expected_answer, holds
+from qa.evidence import coverage
+from qa.question_type import (
+    PLACEHOLDER,
+    VOTE_TALLY,
+    WITHOUT_VOTE,
+    Anchor,
+    answer_type_words,
+    asks_vote_count,
+    expected_answer,
+    holds,
+    question_anchors,
+)
 from qa.retrieve import Retrieved
 from qa.sentences import split_sentences
 
 _ANNEX = re.compile(r"附件\s*\[\s*\]|annex\s*\[\s*\]", re.IGNORECASE)
 PARAGRAPH_RANK_BONUS = 0.08
+# A paragraph this short that mentions an empty annex is only a pointer to it.
+ANNEX_POINTER_CHARS = 120
+# When the question names something (a country, a person), a lower-ranked paragraph that names it
+# may answer; this many retrieved paragraphs are searched for one.
+ANCHOR_SEARCH_RANKS = 5
+# A paragraph that names what the question names must match the rest of the question at least
+# this share as well as the paragraph that matches the rest best ("What did Brazil say in the
+# general debate?": the debate paragraph does not name Brazil, the list naming Brazil is no debate).
+TOPIC_SHARE = 0.5
 ANSWER_KIND_BONUS = 0.25
+# A sentence is read in its paragraph: one from a paragraph that covers the question as a whole
+# beats one elsewhere that only shares a few words with it.
+PARAGRAPH_EVIDENCE_WEIGHT = 0.3
+# A speaker is named in the first paragraph of a statement; the next ones say "she" or "he".
+SPEECH_LOOKBACK = 2
+_AGENDA_QUESTION = re.compile(r"\bagenda\b|\bitems?\s+\d|议程", re.IGNORECASE)
+_LIST_LINE = re.compile(r"(?m)^\s*\d{1,3}\.\s")
 # A further sentence must add at least this share of the question's terms not yet covered.
 MIN_GAIN = 0.2
 WHAT = {
-    "en": {"count": "a number", "date": "a date", "person": "a name"},
-    "zh": {"count": "具体数字", "date": "具体日期", "person": "具体姓名"},
+    "en": {"count": "a number", "ordinal": "which meeting or which one", "date": "a date", "person": "a name",
+           "country": "a country", "reference": "a rule, resolution, document symbol or title"},
+    "zh": {"count": "具体数字", "ordinal": "具体的次序（第几次）", "date": "具体日期", "person": "具体姓名",
+           "country": "具体国家", "reference": "具体的规则、决议、文号或名称"},
 }
 
 MESSAGES = {
@@ -35,6 +64,10 @@ MESSAGES = {
         "annex": "{ref} refers to an annex that this record does not include; the answer is not in the record.",
         "slot": "The record does not state this: the closest passage ({ref}) does not give {what}.",
         "placeholder": "The record has not yet filled this in: {ref} shows only a placeholder (XX).",
+        "unmentioned": "The record does not say this: the closest passage ({ref}) does not mention {what}.",
+        "absent": "The record does not mention {what} anywhere.",
+        "no_vote": "The record reports no vote count: {ref} records the decision as taken {how}, without a vote.",
+        "no_tally": "The record reports no vote count for this; the closest passage is {ref}.",
     },
     "zh": {
         "nothing": "会议记录中没有与此问题相关的内容。",
@@ -43,6 +76,10 @@ MESSAGES = {
         "annex": "{ref}提到的附件未收入本会议记录，记录中没有答案。",
         "slot": "会议记录没有说明这一点：最相关的段落（{ref}）没有给出{what}。",
         "placeholder": "会议记录尚未补全这一信息：{ref}中只有占位符（XX）。",
+        "unmentioned": "会议记录没有说明这一点：最相关的段落（{ref}）没有提到{what}。",
+        "absent": "会议记录中没有提到{what}。",
+        "no_vote": "会议记录没有报告任何计票结果：{ref}记载该事项是以{how}决定的，并未进行表决。",
+        "no_tally": "会议记录没有报告这方面的计票结果；最相关的段落是{ref}。",
     },
 }
 
@@ -74,11 +111,15 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
     if not retrieved.keys:
         return abstention(lang, "nothing")
     top = retrieved.keys[0]
-    top_paragraph = corpus.in_language(top, lang)
     pending = _pending_match(retrieved, corpus, lang, min_evidence)
     if pending is not None:
         paragraph = corpus.in_language(pending, lang)
         return abstention(lang, "pending", ref=marker(pending, single_record=single), heading=_heading(paragraph))
+    top_paragraph = corpus.in_language(top, lang)
+    if _ANNEX.search(top_paragraph.text) and len(top_paragraph.text) < ANNEX_POINTER_CHARS \
+            and retrieved.evidence.get(top, 0) >= min_evidence / 2:
+        # The best match only points to an annex the record does not include.
+        return abstention(lang, "annex", ref=marker(top, single_record=single))
     best_evidence = max(retrieved.evidence.values(), default=0.0)
     if best_evidence < min_evidence:
         best = max(retrieved.evidence, key=retrieved.evidence.get)
@@ -89,25 +130,68 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
     idf = retrieved.idf.get(lexical_lang, {})
     unseen = unseen_idf(max(1, len(corpus.keys())))
     kind = expected_answer(question, lang)
-    candidates: list[_Sentence] = []
+    anchors = question_anchors(question, lang)
     considered = [k for k in retrieved.keys if retrieved.evidence.get(k, 0) >= min_evidence][:paragraphs]
+    missing = {k: _missing_anchors(anchors, k, corpus) for k in retrieved.keys}
+    if anchors and all(missing[k] for k in considered):
+        # The paragraphs that match best do not name what the question names; one ranked a little
+        # lower that does, and still matches, is worth reading.
+        considered += [k for k in retrieved.keys[:ANCHOR_SEARCH_RANKS] if k not in considered and not missing[k]
+                       and retrieved.evidence.get(k, 0) >= min_evidence / 2][:1]
+    if asks_vote_count(question, lang):
+        refused = _no_vote_count(considered, corpus, lang, single)
+        if refused is not None:
+            return refused
+    agenda_question = bool(_AGENDA_QUESTION.search(question))
+    candidates: list[_Sentence] = []
     for rank, key in enumerate(considered):
         paragraph = corpus.in_language(key, lang)
         if paragraph.pending:
             continue
+        agenda_list = len(_LIST_LINE.findall(paragraph.text)) >= 3
+        bonus = PARAGRAPH_RANK_BONUS * max(0, paragraphs - rank) / paragraphs \
+            + PARAGRAPH_EVIDENCE_WEIGHT * retrieved.evidence.get(key, 0.0)
         for order, sentence in enumerate(split_sentences(paragraph.text, paragraph.lang)):
+            if agenda_list and not agenda_question and _LIST_LINE.match(sentence):
+                continue  # an agenda title names a subject; it says nothing about it
             tokens = set(tokenizer.tokens(sentence, paragraph.lang))
-            bonus = PARAGRAPH_RANK_BONUS * (paragraphs - rank) / paragraphs
-            candidates.append(_Sentence(key, rank * 1000 + order, sentence, tokens, bonus, holds(sentence, kind)))
+            candidates.append(_Sentence(key, rank * 1000 + order, sentence, tokens, bonus,
+                                        holds(sentence, kind, question)))
     if not candidates:
-        return abstention(lang, "pending", ref=marker(top, single_record=single), heading=_heading(top_paragraph))
+        pending = next((k for k in considered if corpus.in_language(k, lang).pending), top)
+        return abstention(lang, "pending", ref=marker(pending, single_record=single),
+                          heading=_heading(corpus.in_language(pending, lang)))
 
+    if anchors:
+        # Only passages that mention what the question names (a person, a country, a number) can
+        # answer it, and only if they are also about what the question asks of it.
+        named = [c for c in candidates if not missing[c.key]]
+        if not named:
+            lead = _select(candidates, terms, idf, unseen, 1, kind)[0]
+            return _unmentioned(missing[lead.key], lead.key, corpus, lang, single)
+        if len(named) < len(candidates):
+            topic = _topic_terms(terms, question, lang, anchors, tokenizer)
+            if topic:
+                keys = list(dict.fromkeys(c.key for c in candidates))
+                fit = {k: coverage(topic, tokenizer.tokens(_own_text(k, corpus, lang), lang), idf, unseen)
+                       for k in keys}
+                best = max(keys, key=lambda k: fit[k])
+                if max(fit[c.key] for c in named) < TOPIC_SHARE * fit[best]:
+                    return _unmentioned(missing[best], best, corpus, lang, single)
+        candidates = named
     chosen = _select(candidates, terms, idf, unseen, max_sentences, kind)
     if kind and not any(c.has_kind for c in chosen):
         if kind == "person" and any(PLACEHOLDER.search(c.text) for c in chosen):
             return abstention(lang, "placeholder", ref=marker(chosen[0].key, single_record=single))
         return abstention(lang, "slot", ref=marker(chosen[0].key, single_record=single),
                           what=WHAT.get(lang, WHAT["en"])[kind])
+    if kind:
+        holder = next(c for c in chosen if c.has_kind)
+        names = [a for a in anchors if a.kind == "name"]
+        # "Which country is X from?": the country has to be stated with X, not elsewhere in the passage.
+        if kind == "country" and any(not a.found_in(holder.text) for a in names):
+            return abstention(lang, "slot", ref=marker(chosen[0].key, single_record=single),
+                              what=WHAT.get(lang, WHAT["en"])[kind])
     if len(chosen) == 1 and _ANNEX.search(chosen[0].text) and len(chosen[0].text) < 80:
         return abstention(lang, "annex", ref=marker(chosen[0].key, single_record=single))
     chosen.sort(key=lambda c: c.order)  # read in record order
@@ -136,10 +220,15 @@ def _select(candidates: list[_Sentence], terms: dict[str, float], idf: dict[str,
     remaining = dict(terms)
     total = max(1e-9, sum(w * idf.get(t, unseen) for t, w in terms.items()))
 
+    def cover(c: _Sentence, wanted: dict[str, float]) -> float:
+        return sum(w * idf.get(t, unseen) for t, w in wanted.items() if t in c.tokens) / total
+
     def gain(c: _Sentence, remaining: dict[str, float], chosen: list[_Sentence]) -> float:
-        covered = sum(w * idf.get(t, unseen) for t, w in remaining.items() if t in c.tokens)
-        kind_bonus = ANSWER_KIND_BONUS if kind and c.has_kind and not any(x.has_kind for x in chosen) else 0
-        return covered / total + c.bonus + kind_bonus
+        if kind and c.has_kind and not any(x.has_kind for x in chosen):
+            # The first sentence holding the answer is judged by how well it matches the whole
+            # question, not only the terms earlier sentences left over.
+            return max(cover(c, remaining), cover(c, terms) / 2) + c.bonus + ANSWER_KIND_BONUS
+        return cover(c, remaining) + c.bonus
 
     while len(chosen) < limit:
         pool = [c for c in candidates if c not in chosen]
@@ -153,10 +242,27 @@ def _select(candidates: list[_Sentence], terms: dict[str, float], idf: dict[str,
     return chosen
 
 
+def _topic_terms(terms: dict[str, float], question: str, lang: str, anchors: list[Anchor],
+                 tokenizer: Tokenizer) -> dict[str, float]:
+    """The question's terms other than what it names and the words that ask for the kind of answer."""
+    named = " ".join(form for a in anchors for form in (a.label, *a.forms))
+    drop = set(tokenizer.tokens(named, lang)) | set(tokenizer.tokens(answer_type_words(question, lang), lang))
+    return {t: w for t, w in terms.items() if t not in drop}
+
+
+def _own_text(key: str, corpus: Corpus, lang: str) -> str:
+    paragraph = corpus.in_language(key, lang)
+    return f"{paragraph.heading}\n{paragraph.text}"
+
+
 def _pending_match(retrieved: Retrieved, corpus: Corpus, lang: str, min_evidence: float) -> str | None:
-    """A to-be-completed paragraph among the top two that matches the question at least as well as
-    the best paragraph with content: the answer would be in the part the record has not filled in."""
+    """A to-be-completed paragraph ranked first, or among the top two and matching the question at
+    least as well as the best paragraph with content: the answer would be in the part the record
+    has not filled in."""
     evidence = retrieved.evidence
+    top = retrieved.keys[0]
+    if corpus.in_language(top, lang).pending and evidence.get(top, 0) >= min_evidence / 2:
+        return top  # ranked first by every run together: the question is about what is not filled in
     best_filled = max((evidence.get(k, 0) for k in retrieved.keys if not corpus.in_language(k, lang).pending),
                       default=0.0)
     for key in retrieved.keys[:2]:
@@ -165,5 +271,61 @@ def _pending_match(retrieved: Retrieved, corpus: Corpus, lang: str, min_evidence
     return None
 
 
+def _no_vote_count(considered: list[str], corpus: Corpus, lang: str, single: bool) -> Draft | None:
+    """A question that presupposes a counted vote, over passages that report none."""
+    texts = {k: corpus.in_language(k, lang).text for k in considered}
+    if not texts or any(VOTE_TALLY.search(t) for t in texts.values()):
+        return None
+    for key, text in texts.items():
+        m = WITHOUT_VOTE.search(text)
+        if m:
+            how = m.group().lower()
+            if lang == "en":
+                how = "by acclamation" if how == "acclamation" else "by consensus" if how == "consensus" else how
+            else:
+                how = "鼓掌方式" if how == "鼓掌" else how
+            return abstention(lang, "no_vote", ref=marker(key, single_record=single), how=how)
+    return abstention(lang, "no_tally", ref=marker(considered[0], single_record=single))
+
+
+def _context_text(key: str, corpus: Corpus) -> str:
+    """A paragraph with its heading in every language, and the paragraphs of the same section
+    just before it (where a speaker is named)."""
+    record, _, number = key.rpartition(":")
+    texts = []
+    first = None
+    for offset in range(SPEECH_LOOKBACK + 1):
+        other = f"{record}:{int(number) - offset}" if number.isdigit() else key
+        versions = [corpus.get(other, lang) for lang in corpus.languages]
+        versions = [p for p in versions if p is not None]
+        if not versions:
+            break
+        if first is None:
+            first = versions[0]
+        elif versions[0].section != first.section or versions[0].chapter != first.chapter:
+            break
+        texts.extend(f"{p.heading}\n{p.text}" for p in versions)
+        if not number.isdigit():
+            break
+    return "\n".join(texts)
+
+
+def _missing_anchors(anchors: list[Anchor], key: str, corpus: Corpus) -> list[Anchor]:
+    if not anchors:
+        return []
+    text = _context_text(key, corpus)
+    return [a for a in anchors if not a.found_in(text)]
+
+
+def _unmentioned(missing: list[Anchor], key: str, corpus: Corpus, lang: str, single: bool) -> Draft:
+    everywhere = "\n".join(f"{p.heading}\n{p.text}" for p in corpus.paragraphs())
+    what = "、".join(a.label for a in missing) if lang == "zh" else ", ".join(a.label for a in missing)
+    if not any(a.found_in(everywhere) for a in missing):
+        return abstention(lang, "absent", what=what if lang == "zh" else f"“{what}”")
+    return abstention(lang, "unmentioned", ref=marker(key, single_record=single),
+                      what=what if lang == "zh" else f"“{what}”")
+
+
 def _heading(paragraph: Paragraph) -> str:
     return paragraph.section or paragraph.chapter or paragraph.id
+

@@ -117,7 +117,7 @@ class Retriever:
             weights["dense"] = DENSE_WEIGHT
             timings["dense"] = elapsed_ms(start)
 
-        agenda = self._agenda_run(query.text)
+        agenda, named_item = self._agenda_run(query.text)
         if agenda:
             # The question names the item outright: that beats any word overlap.
             runs["agenda"] = agenda
@@ -130,19 +130,27 @@ class Retriever:
         keys = [key for key, _ in fused[: self.top_k]]
         own = {query.lang: terms[query.lang]} if terms.get(query.lang) else terms
         evidence = {key: self._evidence(key, own) for key in keys}
+        for key in named_item:
+            if key in evidence:
+                # "What was decided under agenda item 4?" names its paragraphs outright; its other
+                # words ("decided", "作出了什么决定") need not be in them.
+                evidence[key] = 1.0
         return Retrieved(keys, dict(fused[: self.top_k]), runs, terms, evidence, similarity, self._idf, timings)
 
-    def _agenda_run(self, question: str) -> list[str]:
-        """Paragraphs under the agenda item the question names, and the agenda list that names it."""
+    def _agenda_run(self, question: str) -> tuple[list[str], list[str]]:
+        """Paragraphs under the agenda item the question names, and the agenda list that names it;
+        and the paragraphs the question names outright (those under the item, or the list when it
+        asks what the item was)."""
         reference = agenda_reference(question)
         if reference is None:
-            return []
+            return [], []
         number, asks_what = reference
         under = [p.key for p in self.index.corpus.paragraphs() if p.agenda_item == str(number)]
         listing = [p.key for p in self.index.corpus.paragraphs()
                    if re.search(rf"(?m)^{number}\.\s", p.text) and "\n" in p.text]
         ranked = listing if asks_what else under + listing
-        return list(dict.fromkeys(ranked))
+        named = listing if asks_what else under
+        return list(dict.fromkeys(ranked)), list(dict.fromkeys(named))
 
     def _evidence(self, key: str, terms: dict[str, dict[str, float]]) -> float:
         best = 0.0
