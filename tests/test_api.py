@@ -35,7 +35,7 @@ ENDPOINTS = {
     "/v1/models": {"get"},
 }
 ALLOWED_ORIGIN = "http://127.0.0.1:9"
-STRICT_KEYS = ["k-test", "k-other", "k-header", "k-stream", "k-openai", "k-cors"]
+STRICT_KEYS = ["k-test", "k-other", "k-header", "k-stream", "k-openai", "k-cors", "k-refused"]
 DEFAULT_CSP = "frame-ancestors 'self' http://localhost:* http://127.0.0.1:* https://localhost:* https://127.0.0.1:*"
 
 
@@ -597,6 +597,16 @@ def test_fourth_question_in_a_minute_is_a_429_and_other_keys_are_unaffected(shtt
     client = openai.OpenAI(base_url=str(shttp.base_url).rstrip("/") + "/v1", api_key="k-test", max_retries=0)
     with client, pytest.raises(openai.RateLimitError):
         client.chat.completions.create(model="recordqa", messages=[{"role": "user", "content": QUESTION_EN}])
+
+
+def test_refused_questions_do_not_use_up_the_budget(shttp):
+    for question in ["", "   ", "x" * 2001, "<b>hi</b>", "who\x00"]:
+        assert shttp.post("/api/ask", json={"question": question}, headers=bearer("k-refused")).status_code == 400
+
+    answers = [shttp.post("/api/ask", json={"question": QUESTION_EN}, headers=bearer("k-refused"))
+               for _ in range(3)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200]
 
 
 @pytest.mark.parametrize(("method", "path", "body"), [

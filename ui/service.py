@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from qa.answer import Answer, QuestionError
-from qa.pipeline import Answerer
+from qa.pipeline import Answerer, clean_question
 from recordqa.settings import Settings
 from ui.origins import EmbedPolicy
 from ui.ratelimit import RateLimiter
@@ -62,6 +62,7 @@ class Service:
     def ask(self, question: object, history: list[dict] | None, lang: str | None, client: str) -> Answer:
         """Check, count against the client's budget, answer. Raises QuestionError / RateLimited."""
         text = check_web_question(question)
+        clean_question(text, self.settings.max_question_chars)  # an empty or over-long question costs no budget
         wait = self.limiter.check(client)
         if wait is not None:
             raise RateLimited(wait)
