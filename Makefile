@@ -34,7 +34,7 @@ test: $(VENV)/.installed-test lint
 	$(VENV)/bin/pytest -q
 
 eval: $(VENV)/.installed-app
-	$(VENV)/bin/recordqa eval --dataset eval/dev.jsonl --out out/eval
+	$(VENV)/bin/recordqa eval --compare lexical,dense,hybrid,hybrid+rerank --out out/eval
 
 bench: $(VENV)/.installed-app
 	$(PY) -m eval.bench

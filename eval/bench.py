@@ -27,7 +27,7 @@ from eval.run import load_dataset
 from recordqa.factories import configure_environment, ensure_index, make_answerer, make_embedders, make_tokenizer
 from recordqa.settings import Settings
 
-DATASET = Path(__file__).with_name("dev.jsonl")
+DATASET = Path(__file__).parent / "benchmark" / "dev.jsonl"
 
 
 def machine() -> str:

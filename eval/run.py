@@ -1,105 +1,184 @@
-"""Run a QA dataset through an answerer and write ``results.json``.
+"""Run a QA dataset through one or more systems and write the results.
 
-Dataset lines: {"id", "question", "lang", "gold_paragraphs", "answers", "answerable"}.
+``results.json`` keeps the first format ({"summary", "items"} with per-item id, retrieved,
+answer, citations, abstained, latency_ms) and adds: summaries split by language, crossing and
+type with 95% bootstrap intervals, ``run`` (git revision, settings hash, models, index
+manifest, dataset hash, machine), and, for ``--compare``, every configuration side by side.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
-from eval.metrics import contains_accepted, hit_at, mean, percentile
-from qa.pipeline import Answerer
+from tqdm import tqdm
 
-REQUIRED = ("id", "question", "lang", "gold_paragraphs", "answers", "answerable")
+from eval.dataset import DatasetError, dataset_hash, load_dataset, ragas_row
+from eval.score import is_cross_lingual, score_item, summarise
+from eval.systems import Outcome
+from recordqa.settings import PROJECT_ROOT
+
+__all__ = ["DatasetError", "load_dataset", "provenance", "run_eval", "run_items", "write_outputs"]
 
 
-class DatasetError(ValueError):
-    pass
+def result_item(item: dict, outcome: Outcome) -> dict:
+    result = {
+        "id": item["id"],
+        "question": item["question"],
+        "lang": item["lang"],
+        "type": item.get("type", "unspecified"),
+        "cross_lingual": is_cross_lingual(item),
+        "answerable": bool(item["answerable"]),
+        "gold_paragraphs": item["gold_paragraphs"],
+        "answers": item["answers"],
+        "retrieved": outcome.retrieved,
+        "answer": outcome.answer,
+        "citations": outcome.citations,
+        "abstained": outcome.abstained,
+        "latency_ms": outcome.timings_ms.get("total", 0.0),
+        "timings_ms": outcome.timings_ms,
+        "error": outcome.error,
+    }
+    result["scores"] = score_item(item, result)
+    return result
 
 
-def load_dataset(path: Path) -> list[dict]:
-    items = []
+def run_items(system, dataset: Sequence[dict], *, progress: bool = True,
+              judge: Callable[[dict, dict], dict] | None = None, label: str = "") -> tuple[list[dict], bool]:
+    """Ask every item; returns (results, interrupted). Ctrl-C stops the run and keeps what finished."""
+    results: list[dict] = []
+    bar = tqdm(dataset, desc=label or system.name, unit="q", disable=not progress, file=sys.stderr, leave=False)
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DatasetError(f"{path}: cannot read ({exc.strerror})") from exc
-    for lineno, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DatasetError(f"{path}:{lineno}: not JSON ({exc.msg})") from exc
-        missing = [f for f in REQUIRED if f not in item]
-        if missing:
-            raise DatasetError(f"{path}:{lineno}: missing fields {missing}")
-        item["gold_paragraphs"] = [str(g) for g in item["gold_paragraphs"]]
-        items.append(item)
-    if not items:
-        raise DatasetError(f"{path}: no questions")
-    return items
+        for item in bar:
+            try:
+                outcome = system.answer(item)
+            except ValueError as exc:  # a question the system refuses (QuestionError) is a wrong answer
+                outcome = Outcome("", [], False, None, {}, error=str(exc))
+            result = result_item(item, outcome)
+            if judge is not None:
+                result["judge"] = judge(item, result)
+            results.append(result)
+    except KeyboardInterrupt:
+        return results, True
+    finally:
+        bar.close()
+    return results, False
 
 
-def score_item(item: dict, result: dict) -> dict:
-    answerable = bool(item["answerable"])
-    scored = {
-        "hit@5": hit_at(result["retrieved"], item["gold_paragraphs"], 5) if answerable and item["gold_paragraphs"]
-        else None,
-        "correct": (not result["abstained"] and bool(result["citations"])
-                    and contains_accepted(result["answer"], item["answers"])) if answerable else None,
-        "abstained": result["abstained"],
-        "citations_retrieved": all(c in result["retrieved"] for c in result["citations"]),
+def _git_revision() -> str | None:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                             timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT_ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        return rev + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{model}, {os.cpu_count()} cores, Python {platform.python_version()}"
+
+
+def provenance(*, dataset_path: Path, settings_hash: str | None, models: dict, manifest: dict | None) -> dict:
+    from indexer.manifest import library_versions
+
+    return {
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+        "git_revision": _git_revision(),
+        "settings_hash": settings_hash,
+        "models": models,
+        "index_manifest": manifest,
+        "dataset": {"path": str(dataset_path), "sha256": dataset_hash(dataset_path)},
+        "machine": machine(),
+        "libraries": library_versions(),
     }
-    return scored
 
 
-def summarise(items: list[dict], dataset: list[dict]) -> dict:
-    by_id = {d["id"]: d for d in dataset}
-
-    def block(selected: list[dict]) -> dict:
-        answerable = [i for i in selected if by_id[i["id"]]["answerable"]]
-        unanswerable = [i for i in selected if not by_id[i["id"]]["answerable"]]
-        latencies = [i["latency_ms"] for i in selected]
-        return {
-            "questions": len(selected),
-            "hit@5": mean([i["scores"]["hit@5"] for i in answerable if i["scores"]["hit@5"] is not None]),
-            "answer_accuracy": mean([1.0 if i["scores"]["correct"] else 0.0 for i in answerable]),
-            "abstain_rate_unanswerable": mean([1.0 if i["abstained"] else 0.0 for i in unanswerable]),
-            "false_abstain_rate_answerable": mean([1.0 if i["abstained"] else 0.0 for i in answerable]),
-            "citations_retrieved": mean([1.0 if i["scores"]["citations_retrieved"] else 0.0 for i in selected]),
-            "latency_ms_median": percentile(latencies, 0.5),
-            "latency_ms_p95": percentile(latencies, 0.95),
-        }
-
-    summary = {"overall": block(items)}
-    for lang in sorted({d["lang"] for d in dataset}):
-        summary[lang] = block([i for i in items if by_id[i["id"]]["lang"] == lang])
-    return summary
+def configuration_result(name: str, results: list[dict], interrupted: bool, *, elapsed_s: float,
+                         resamples: int = 1000, extra: dict | None = None) -> dict:
+    summary = summarise(results, resamples=resamples) if results else {}
+    return {"name": name, "summary": summary, "items": results, "interrupted": interrupted,
+            "elapsed_s": round(elapsed_s, 2), **(extra or {})}
 
 
-def run_eval(answerer: Answerer, dataset: list[dict], *, out_dir: Path | None = None) -> dict:
-    items = []
-    for item in dataset:
-        answer = answerer.ask(item["question"], history=item.get("history"), lang=item.get("lang"))
-        result = {
-            "id": item["id"],
-            "question": item["question"],
-            "retrieved": answer.retrieved,
-            "answer": answer.answer,
-            "citations": [c.paragraph for c in answer.citations],
-            "abstained": answer.abstained,
-            "latency_ms": answer.timings_ms.get("total", 0.0),
-        }
-        result["scores"] = score_item(item, result)
-        items.append(result)
-    results = {
-        "summary": {**summarise(items, dataset), "mode": answerer.mode,
-                    "settings_hash": answerer.options.settings_hash,
-                    "index_build": answerer.index.manifest.build_id, "dense": answerer.index.manifest.dense},
-        "items": items,
+def assemble(configs: list[dict], skipped: dict[str, str], run: dict, dataset_size: int) -> dict:
+    """results.json: the first configuration's summary and items at the top level (the first
+    format), every configuration under ``configurations``."""
+    primary = configs[0] if configs else {"summary": {}, "items": []}
+    summary = dict(primary["summary"])
+    if primary.get("mode"):
+        summary["mode"] = primary["mode"]
+    summary["settings_hash"] = run.get("settings_hash")
+    return {
+        "summary": summary,
+        "items": primary["items"],
+        "run": {**run, "finished": datetime.now(UTC).isoformat(timespec="seconds"), "questions": dataset_size,
+                "interrupted": any(c["interrupted"] for c in configs)},
+        "configurations": {c["name"]: {k: v for k, v in c.items() if k not in ("items", "name")} for c in configs},
+        "skipped": skipped,
+        "all_items": {c["name"]: c["items"] for c in configs[1:]},
     }
+
+
+def write_outputs(results: dict, out_dir: Path, *, corpus=None) -> list[Path]:
+    from eval.report import html_report, markdown_summary
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    path = out_dir / "results.json"
+    path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    written.append(path)
+    path = out_dir / "per_item.jsonl"
+    with path.open("w", encoding="utf-8") as f:
+        names = list(results["configurations"]) or ["default"]
+        item_lists = [results["items"], *results.get("all_items", {}).values()]
+        for name, items in zip(names, item_lists, strict=False):
+            for item in items:
+                row = {"configuration": name, **item,
+                       **ragas_row({"question": item["question"], "answers": item["answers"],
+                                    "gold_paragraphs": item["gold_paragraphs"]}, item)}
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    written.append(path)
+    path = out_dir / "summary.md"
+    path.write_text(markdown_summary(results), encoding="utf-8")
+    written.append(path)
+    path = out_dir / "report.html"
+    path.write_text(html_report(results, corpus=corpus), encoding="utf-8")
+    written.append(path)
+    return written
+
+
+def run_eval(answerer, dataset: list[dict], *, out_dir: Path | None = None, dataset_path: Path | None = None,
+             progress: bool = False) -> dict:
+    """One in-process configuration (the first format's entry point, kept for callers)."""
+    from eval.systems import InProcess
+
+    started = time.perf_counter()
+    results, interrupted = run_items(InProcess(answerer), dataset, progress=progress)
+    config = configuration_result(answerer.retriever.mode, results, interrupted,
+                                  elapsed_s=time.perf_counter() - started, extra={"mode": answerer.mode})
+    run = {"settings_hash": answerer.options.settings_hash, "index_build": answerer.index.manifest.build_id,
+           "dense": answerer.index.manifest.dense}
+    if dataset_path is not None:
+        run.update(provenance(dataset_path=dataset_path, settings_hash=answerer.options.settings_hash,
+                              models={}, manifest=None))
+    out = assemble([config], {}, run, len(dataset))
     if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
-    return results
+        write_outputs(out, out_dir, corpus=answerer.index.corpus)
+    return out

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from recordqa.settings import Settings, unknown_environment_settings
+from recordqa.settings import PROJECT_ROOT, Settings, unknown_environment_settings
+
+DEFAULT_BENCHMARK = PROJECT_ROOT / "eval" / "benchmark"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,9 +89,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 picks a free one)")
 
-    p = command("eval", cmd_eval, "Run a QA dataset and write DIR/results.json.")
-    p.add_argument("--dataset", type=Path, required=True)
-    p.add_argument("--out", type=Path, required=True)
+    p = command("eval", cmd_eval, "Run a QA benchmark and write results.json, per_item.jsonl, summary.md, "
+                "report.html (subcommands: diff, export-beir).")
+    p.add_argument("--dataset", type=Path, default=DEFAULT_BENCHMARK,
+                   help="JSON-lines file or folder of them (default: the shipped benchmark)")
+    p.add_argument("--out", type=Path, default=Path("out/eval"), help="output folder (default: %(default)s)")
+    p.add_argument("--compare", help="configurations side by side, e.g. lexical,dense,hybrid,hybrid+rerank")
+    p.add_argument("--endpoint", help="evaluate a deployed RecordQA (or OpenAI-compatible) URL over HTTP")
+    p.add_argument("--api-key", help="API key for --endpoint")
+    p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
+    p.add_argument("--no-sweep", action="store_true", help="skip the abstention trade-off sweep")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    eval_sub = p.add_subparsers(dest="eval_command")
+    d = eval_sub.add_parser("diff", help="compare two results.json: metric changes and flipped questions")
+    d.add_argument("a", type=Path)
+    d.add_argument("b", type=Path)
+    d.add_argument("--json", action="store_true", help="print the diff as JSON")
+    b = eval_sub.add_parser("export-beir", help="write the record and dataset in the BEIR layout")
+    b.add_argument("dir", type=Path)
+    b.add_argument("--dataset", dest="beir_dataset", type=Path, help="dataset (default: the shipped benchmark)")
     return parser
 
 
@@ -296,14 +314,61 @@ def cmd_serve(args, settings: Settings) -> int:
 
 
 def cmd_eval(args, settings: Settings) -> int:
-    from eval.run import load_dataset, run_eval
+    if args.eval_command == "diff":
+        return _eval_diff(args)
+    if args.eval_command == "export-beir":
+        return _eval_export_beir(args, settings)
+    from eval.harness import evaluate
 
-    dataset = load_dataset(args.dataset)
-    answerer = _answerer(settings)
-    results = run_eval(answerer, dataset, out_dir=args.out)
-    summary = results["summary"]
-    print(json.dumps(summary, indent=2, ensure_ascii=False))
-    print(f"wrote {args.out / 'results.json'}")
+    results = evaluate(settings, args.dataset, args.out, compare=args.compare, endpoint=args.endpoint,
+                       api_key=args.api_key, progress=not args.quiet, resamples=args.resamples,
+                       sweep=not args.no_sweep, log=_note, answerer_factory=lambda: _answerer(settings))
+    for name, config in results["configurations"].items():
+        overall = config["summary"].get("overall", {})
+        print(f"{name}: {overall.get('questions', 0)} questions; hit@5 {_fmt(overall.get('hit@5'))}, "
+              f"answer accuracy {_fmt(overall.get('answer_accuracy'))}, abstention recall "
+              f"{_fmt(overall.get('abstention_recall'))}, "
+              f"false abstention {_fmt(overall.get('false_abstention_rate'))}, "
+              f"CRAG {_fmt(overall.get('crag_score'))}, citations not retrieved "
+              f"{_fmt(overall.get('citations_not_retrieved'))}")
+    for name, reason in results["skipped"].items():
+        print(f"{name}: skipped ({reason})")
+    for path in results["written"]:
+        print(f"wrote {path}")
+    if results["run"]["interrupted"]:
+        print("interrupted: the outputs cover the questions finished so far", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _fmt(value) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _eval_diff(args) -> int:
+    from eval.diff import diff_results, format_diff
+
+    loaded = []
+    for path in (args.a, args.b):
+        if path.is_dir():
+            path = path / "results.json"
+        try:
+            loaded.append(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError) as exc:
+            print(f"error: cannot read {path}: {exc}", file=sys.stderr)
+            return 2
+    diff = diff_results(*loaded)
+    print(json.dumps(diff, indent=2, ensure_ascii=False) if args.json else format_diff(diff), end="" if not args.json
+          else "\n")
+    return 0
+
+
+def _eval_export_beir(args, settings: Settings) -> int:
+    from eval.dataset import export_beir, load_dataset
+
+    dataset = load_dataset(args.beir_dataset or args.dataset)
+    counts = export_beir(dataset, _open_index(settings).corpus, args.dir)
+    print(f"wrote {args.dir}: {counts['documents']} documents, {counts['queries']} queries, {counts['qrels']} qrels")
     return 0
 
 

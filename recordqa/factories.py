@@ -84,6 +84,22 @@ def make_llm(settings: Settings):
     )
 
 
+def make_judge(settings: Settings):
+    """The evaluation judge, or None when no judge endpoint is configured."""
+    if not settings.judge_base_url:
+        return None
+    from langchain_openai import ChatOpenAI
+
+    from eval.judge import Judge
+
+    llm = ChatOpenAI(
+        base_url=settings.judge_base_url, model=settings.judge_model or "default",
+        api_key=settings.judge_api_key.get_secret_value(), timeout=settings.llm_timeout_s, max_retries=0,
+        temperature=0,
+    )
+    return Judge(llm, settings.prompts_dir, settings.judge_model or settings.judge_base_url)
+
+
 def make_reranker(settings: Settings):
     if not settings.reranker_model:
         return None

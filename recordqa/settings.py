@@ -32,6 +32,13 @@ INDEX_SHAPING_FIELDS = (
 )
 
 
+# Paths, secrets and serving/evaluation knobs: they never change what an answer says.
+NOT_ANSWER_SHAPING = frozenset({
+    "records_dir", "index_dir", "cache_dir", "prompts_dir", "llm_api_key", "judge_base_url", "judge_model",
+    "judge_api_key", "embed_origins", "rate_limit_per_minute", "api_keys", "ui_auth", "ui_concurrency",
+})
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="RECORDQA_", extra="forbid")
 
@@ -104,6 +111,13 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature for the LLM.")
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Folder of prompt text files.")
 
+    judge_base_url: str | None = Field(
+        None, description="OpenAI-compatible endpoint of the LLM that `recordqa eval` uses as judge for citation "
+        "support and faithfulness. Unset: those metrics are reported as not computed."
+    )
+    judge_model: str = Field("", description="Model name of the judge.")
+    judge_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key for the judge endpoint.")
+
     embed_origins: list[str] | None = Field(
         None,
         description="Origins (scheme://host:port, port may be '*') whose pages may embed the chat widget and "
@@ -123,7 +137,7 @@ class Settings(BaseSettings):
         8, ge=1, description="Chat answers computed at once (Gradio's default of 1 would queue every user)."
     )
 
-    @field_validator("embedding_fallback_model", "reranker_model", "llm_base_url", mode="before")
+    @field_validator("embedding_fallback_model", "reranker_model", "llm_base_url", "judge_base_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
         # An empty environment variable means "unset", and must hash like None in index_key().
@@ -135,7 +149,7 @@ class Settings(BaseSettings):
 
     def settings_hash(self) -> str:
         """Hash of every setting that can change an answer (paths and secrets excluded)."""
-        data = self.model_dump(exclude={"records_dir", "index_dir", "cache_dir", "prompts_dir", "llm_api_key"})
+        data = self.model_dump(exclude=NOT_ANSWER_SHAPING)
         return _hash(data)
 
 

@@ -120,7 +120,7 @@ def test_eval_writes_results_json(answerer, tmp_path):
 
 def test_shipped_dev_set_meets_retrieval_target(answerer):
     """The issue's hit@5 target on the shipped development set, per language."""
-    results = run_eval(answerer, load_dataset(PROJECT_ROOT / "eval" / "dev.jsonl"))
+    results = run_eval(answerer, load_dataset(PROJECT_ROOT / "eval" / "benchmark" / "dev.jsonl"))
     summary = results["summary"]
     assert len(results["items"]) >= 80
     assert summary["zh"]["hit@5"] >= 0.94 and summary["en"]["hit@5"] >= 0.94

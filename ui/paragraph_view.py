@@ -57,6 +57,8 @@ def paragraph_view(corpus: Corpus, key: str, highlight: str | None = None) -> di
         "record": first.record,
         "chapter": first.chapter,
         "section": first.section,
+        # Headings differ by language; the viewer shows the one of the interface language.
+        "sections": {lang: p.section or p.chapter for lang, p in versions.items()},
         "agenda_item": first.agenda_item,
         "pending": first.pending,
         "missing_annex": first.missing_annex,

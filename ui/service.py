@@ -14,8 +14,8 @@ from recordqa.settings import Settings
 from ui.origins import EmbedPolicy
 from ui.ratelimit import RateLimiter
 
-# A tag-like run: '<' followed by a letter, '/', '!' or '?' (so "less than <5%" still passes).
-_MARKUP = re.compile(r"<\s*[A-Za-z/!?]")
+# A tag-like run: '<' directly followed by a letter, '/', '!' or '?' (so "GDP < Mexico" and "<5%" pass).
+_MARKUP = re.compile(r"<[A-Za-z/!?]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
 
 

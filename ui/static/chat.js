@@ -54,7 +54,7 @@
     close.addEventListener("click", () => { box.hidden = true; });
     bar.append(title, close);
     const meta = el("div", "rq-viewer-meta");
-    const section = data.section || data.chapter;
+    const section = (data.sections && data.sections[uiLang()]) || data.section || data.chapter;
     if (section) meta.append(el("span", null, `${t("section")}: ${section}`));
     if (data.agenda_item) meta.append(el("span", null, `${t("agenda")} ${data.agenda_item}`));
     if (data.pending) meta.append(el("span", "rq-pending", t("pending")));
