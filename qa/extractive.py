@@ -12,7 +12,7 @@ from indexer.lexical import unseen_idf
 from indexer.paragraph import Paragraph
 from indexer.tokenize import Tokenizer
 from qa.citation import marker
-from qa.evidence import coverage
+from qa.evidence import coverage, term_idf
 from qa.question_type import (
     PLACEHOLDER,
     VOTE_TALLY,
@@ -22,6 +22,7 @@ from qa.question_type import (
     asks_vote_count,
     expected_answer,
     holds,
+    outcome_terms,
     question_anchors,
 )
 from qa.retrieve import Retrieved
@@ -68,6 +69,7 @@ MESSAGES = {
         "absent": "The record does not mention {what} anywhere.",
         "no_vote": "The record reports no vote count: {ref} records the decision as taken {how}, without a vote.",
         "no_tally": "The record reports no vote count for this; the closest passage is {ref}.",
+        "outcome": "The record does not state this outcome: the closest passage ({ref}) does not report it.",
     },
     "zh": {
         "nothing": "会议记录中没有与此问题相关的内容。",
@@ -80,6 +82,7 @@ MESSAGES = {
         "absent": "会议记录中没有提到{what}。",
         "no_vote": "会议记录没有报告任何计票结果：{ref}记载该事项是以{how}决定的，并未进行表决。",
         "no_tally": "会议记录没有报告这方面的计票结果；最相关的段落是{ref}。",
+        "outcome": "会议记录没有说明这一结果：最相关的段落（{ref}）没有报告该结果。",
     },
 }
 
@@ -120,6 +123,13 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
             and retrieved.evidence.get(top, 0) >= min_evidence / 2:
         # The best match only points to an annex the record does not include.
         return abstention(lang, "annex", ref=marker(top, single_record=single))
+    anchors = question_anchors(question, lang)
+    everywhere = _record_text(corpus)
+    absent = [a for a in anchors if not a.found_in(everywhere)]
+    if absent:
+        # Something the question names (a country, a person, a number) is nowhere in the record.
+        what = ("、" if lang == "zh" else ", ").join(a.shown(lang) for a in absent)
+        return abstention(lang, "absent", what=what if lang == "zh" else f"“{what}”")
     best_evidence = max(retrieved.evidence.values(), default=0.0)
     if best_evidence < min_evidence:
         best = max(retrieved.evidence, key=retrieved.evidence.get)
@@ -128,9 +138,10 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
     terms = retrieved.terms.get(lang) or next(iter(retrieved.terms.values()), {})
     lexical_lang = lang if lang in retrieved.terms else next(iter(retrieved.terms), lang)
     idf = retrieved.idf.get(lexical_lang, {})
-    unseen = unseen_idf(max(1, len(corpus.keys())))
     kind = expected_answer(question, lang)
-    anchors = question_anchors(question, lang)
+    named = " ".join(form for a in anchors for form in (a.label, *a.forms))
+    idf = term_idf(terms, idf, unseen_idf(max(1, len(corpus.keys()))), tokenizer.tokens(named, lang))
+    unseen = 0.0  # every question term has its weight in idf
     considered = [k for k in retrieved.keys if retrieved.evidence.get(k, 0) >= min_evidence][:paragraphs]
     missing = {k: _missing_anchors(anchors, k, corpus) for k in retrieved.keys}
     if anchors and all(missing[k] for k in considered):
@@ -180,6 +191,11 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
                     return _unmentioned(missing[best], best, corpus, lang, single)
         candidates = named
     chosen = _select(candidates, terms, idf, unseen, max_sentences, kind)
+    outcome = outcome_terms(question, lang, tokenizer)
+    if outcome and not outcome & chosen[0].tokens:
+        # "Did the Assembly finally approve the plan?": a passage that mentions the plan but not
+        # its approval does not answer.
+        return abstention(lang, "outcome", ref=marker(chosen[0].key, single_record=single))
     if kind and not any(c.has_kind for c in chosen):
         if kind == "person" and any(PLACEHOLDER.search(c.text) for c in chosen):
             return abstention(lang, "placeholder", ref=marker(chosen[0].key, single_record=single))
@@ -234,7 +250,8 @@ def _select(candidates: list[_Sentence], terms: dict[str, float], idf: dict[str,
         pool = [c for c in candidates if c not in chosen]
         if not pool:
             break
-        best = max(pool, key=lambda c: (gain(c, remaining, chosen), -c.order))
+        # Equal gains: the sentence more about the whole question first, then the earlier one.
+        best = max(pool, key=lambda c: (round(gain(c, remaining, chosen), 9), cover(c, terms), -c.order))
         if chosen and gain(best, remaining, chosen) - best.bonus < MIN_GAIN:
             break
         chosen.append(best)
@@ -317,11 +334,12 @@ def _missing_anchors(anchors: list[Anchor], key: str, corpus: Corpus) -> list[An
     return [a for a in anchors if not a.found_in(text)]
 
 
+def _record_text(corpus: Corpus) -> str:
+    return "\n".join(f"{p.heading}\n{p.text}" for p in corpus.paragraphs())
+
+
 def _unmentioned(missing: list[Anchor], key: str, corpus: Corpus, lang: str, single: bool) -> Draft:
-    everywhere = "\n".join(f"{p.heading}\n{p.text}" for p in corpus.paragraphs())
-    what = "、".join(a.label for a in missing) if lang == "zh" else ", ".join(a.label for a in missing)
-    if not any(a.found_in(everywhere) for a in missing):
-        return abstention(lang, "absent", what=what if lang == "zh" else f"“{what}”")
+    what = ("、" if lang == "zh" else ", ").join(a.shown(lang) for a in missing)
     return abstention(lang, "unmentioned", ref=marker(key, single_record=single),
                       what=what if lang == "zh" else f"“{what}”")
 

@@ -179,6 +179,7 @@ def countries_in(text: str) -> set[str]:
 
 
 _SYMBOL_ANCHOR = re.compile(r"\b[A-Z]{1,6}(?:/[A-Z0-9.]+)+|\d+/\d+")
+_ORDINAL_ANCHOR = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b|第\s*(\d+)\s*(?=次|届)")
 _DIGITS = re.compile(r"(?<![\d.])\d+(?![\d.])")
 _QUESTION_WORDS = frozenset(
     """Which What When Where Who Whom Whose Why How Name List Did Does Do Is Was Were Are Has Had According After
@@ -199,16 +200,26 @@ _NOT_A_NAME_ZH = re.compile(r"[位名这那该此各每其某哪]")
 
 @dataclass(frozen=True)
 class Anchor:
-    """Something specific a question names: a number, a document symbol, a country or a name.
+    """Something specific a question names: a number, an ordinal ('8th meeting'), a document
+    symbol, a country or a name.
     ``forms`` are the strings any one of which shows that a text mentions it."""
 
     label: str
     forms: tuple[str, ...]
     kind: str
 
+    def shown(self, lang: str) -> str:
+        """The label in the answer's language (a country in Chinese for a Chinese answer)."""
+        if self.kind == "country" and lang == "zh":
+            return next((zh for en, zh in COUNTRIES if _short(en) == self.label), self.label)
+        return self.label
+
     def found_in(self, text: str) -> bool:
         if self.kind == "country":
             return bool({self.label} & {_short(c) for c in countries_in(text)})
+        if self.kind == "ordinal":
+            n = re.escape(self.forms[0])
+            return bool(re.search(rf"(?<!\d){n}(?:st|nd|rd|th)\b|第\s*{n}(?!\d)", text))
         if self.kind == "number":
             return bool(re.search(rf"(?<![\d.]){re.escape(self.label)}(?![\d])", text))
         return any(form in text for form in self.forms)
@@ -227,6 +238,11 @@ def question_anchors(question: str, lang: str) -> list[Anchor]:
     for m in _SYMBOL_ANCHOR.finditer(question):
         anchors.setdefault(m.group(), Anchor(m.group(), (m.group(),), "symbol"))
     rest = _SYMBOL_ANCHOR.sub(" ", rest)
+    for m in _ORDINAL_ANCHOR.finditer(rest):
+        number = m.group(1) or m.group(2)
+        label = f"第 {number} 次" if lang == "zh" else m.group()
+        anchors.setdefault(label, Anchor(label, (number,), "ordinal"))
+    rest = _ORDINAL_ANCHOR.sub(" ", rest)
     for number in _DIGITS.findall(rest):
         anchors.setdefault(number, Anchor(number, (number,), "number"))
     for country in sorted(countries_in(question)):
@@ -272,6 +288,23 @@ WITHOUT_VOTE = re.compile(r"acclamation|consensus|without a vote|鼓掌|协商�
 def asks_vote_count(question: str, lang: str) -> bool:
     """Whether the question presupposes a counted vote (how many votes, who voted against)."""
     return bool(_VOTE_COUNT[1 if lang == "zh" else 0].search(question))
+
+
+_FINAL = (re.compile(r"\b(?:finally|eventually|ultimately|in the end)\b", re.IGNORECASE), re.compile(r"最终|最后"))
+_DECISION_VERBS = (
+    re.compile(r"\b(?:adopt|approve|endorse|reject|decide|elect|appoint)\w*", re.IGNORECASE),
+    re.compile(r"核准|通过|批准|否决|核可|选出|任命"),
+)
+
+
+def outcome_terms(question: str, lang: str, tokenizer) -> set[str]:
+    """For a question about a final outcome ('did the Assembly finally approve…', '最终是否核准'),
+    the tokens of the decision it asks about; a passage that answers must state that decision.
+    Empty for other questions."""
+    i = 1 if lang == "zh" else 0
+    if not _FINAL[i].search(question):
+        return set()
+    return set(tokenizer.tokens(" ".join(_DECISION_VERBS[i].findall(question)), lang))
 
 
 def agenda_reference(question: str) -> tuple[int, bool] | None:

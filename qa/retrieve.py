@@ -16,9 +16,9 @@ from indexer.embedder import Embedder
 from indexer.lexical import unseen_idf
 from indexer.live import LiveIndex
 from indexer.tokenize import Tokenizer
-from qa.evidence import coverage, weighted_terms
+from qa.evidence import coverage, term_idf, weighted_terms
 from qa.fusion import reciprocal_rank_fusion
-from qa.question_type import agenda_reference
+from qa.question_type import agenda_reference, question_anchors
 
 # A run over the question's own language is worth more than one reached through the glossary.
 CROSS_LINGUAL_WEIGHT = 0.5
@@ -129,7 +129,8 @@ class Retriever:
             timings["rerank"] = elapsed_ms(start)
         keys = [key for key, _ in fused[: self.top_k]]
         own = {query.lang: terms[query.lang]} if terms.get(query.lang) else terms
-        evidence = {key: self._evidence(key, own) for key in keys}
+        named = {lang: self.named_tokens(query, lang) for lang in own}
+        evidence = {key: self._evidence(key, own, named) for key in keys}
         for key in named_item:
             if key in evidence:
                 # "What was decided under agenda item 4?" names its paragraphs outright; its other
@@ -152,12 +153,17 @@ class Retriever:
         named = listing if asks_what else under
         return list(dict.fromkeys(ranked)), list(dict.fromkeys(named))
 
-    def _evidence(self, key: str, terms: dict[str, dict[str, float]]) -> float:
+    def named_tokens(self, query: Query, lang: str) -> set[str]:
+        """Tokens (in ``lang``) of what the question names: people, countries, numbers, symbols."""
+        text = " ".join(form for a in question_anchors(query.text, query.lang) for form in (a.label, *a.forms))
+        return set(self.tokenizer.tokens(text, lang)) if text else set()
+
+    def _evidence(self, key: str, terms: dict[str, dict[str, float]], named: dict[str, set[str]]) -> float:
         best = 0.0
         for lang, doc_tokens in self._tokens.items():
             if key in doc_tokens and terms.get(lang):
-                n_docs = len(doc_tokens)
-                best = max(best, coverage(terms[lang], doc_tokens[key], self._idf[lang], unseen_idf(n_docs)))
+                weights = term_idf(terms[lang], self._idf[lang], unseen_idf(len(doc_tokens)), named.get(lang, ()))
+                best = max(best, coverage(terms[lang], doc_tokens[key], weights, 0.0))
         return best
 
     def _rerank(self, query: Query, fused: list[tuple[str, float]]) -> list[tuple[str, float]]:

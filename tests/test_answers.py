@@ -125,3 +125,99 @@ def test_shipped_dev_set_meets_retrieval_target(answerer):
     assert len(results["items"]) >= 80
     assert summary["zh"]["hit@5"] >= 0.94 and summary["en"]["hit@5"] >= 0.94
     assert summary["overall"]["citations_retrieved"] == 1.0
+
+
+# --- abstaining on what the record does not say, answering what it does ------------------------------
+
+
+@pytest.mark.parametrize("question, named", [
+    ("What did Australia propose at the session?", "Australia"),
+    ("澳大利亚代表团在本届会议上提出了什么建议？", "澳大利亚"),
+    ("What was the date of the 8th plenary meeting?", "8th"),
+])
+def test_abstains_naming_what_the_record_never_mentions(answerer, question, named):
+    answer = answerer.ask(question)
+    assert answer.abstained and answer.citations == []
+    assert named in answer.reason
+
+
+@pytest.mark.parametrize("question, named", [
+    ("What did the representative of Brazil say during the general debate?", "Brazil"),
+    ("德国代表在一般性辩论中发言说了什么？", "德国"),
+])
+def test_abstains_when_the_passage_on_the_topic_does_not_name_the_country(answerer, question, named):
+    """Brazil and Germany are in the record (Executive Board, Vice-Presidents), but not in the
+    paragraph on the general debate: a list naming them is no answer about the debate."""
+    answer = answerer.ask(question)
+    assert answer.abstained
+    assert named in answer.reason and "¶60" in answer.reason
+
+
+def test_question_naming_a_person_in_the_record_still_answers(answerer):
+    answer = answerer.ask("Which country is Martha Delgado Peralta from?")
+    assert not answer.abstained
+    assert "Mexico" in answer.answer and "[¶3]" in answer.answer
+
+
+def test_which_country_question_needs_the_country_stated_with_the_person(answerer):
+    """¶4 names James Ohayo and, in another sentence, Canada (for Emma Stephens)."""
+    answer = answerer.ask("James Ohayo 先生是哪国人？")
+    assert answer.abstained
+    assert "国家" in answer.reason
+
+
+def test_which_states_question_quotes_the_list_of_countries(answerer):
+    answer = answerer.ask("Which African States were elected to the Executive Board?")
+    assert not answer.abstained
+    assert "Angola" in answer.answer and "[¶45]" in answer.answer
+
+
+@pytest.mark.parametrize("question, how", [
+    ("How many votes did Serbia receive in the election to the Executive Board?", "acclamation"),
+    ("人居大会以多少票赞成通过了议事规则？", "协商一致"),
+])
+def test_abstains_on_a_vote_count_for_a_decision_taken_without_a_vote(answerer, question, how):
+    answer = answerer.ask(question)
+    assert answer.abstained
+    assert how in answer.reason
+
+
+def test_how_a_decision_was_taken_still_answers(answerer):
+    answer = answerer.ask("How was the President of the Assembly elected?")
+    assert not answer.abstained
+    assert "acclamation" in answer.answer
+
+
+def test_abstains_when_the_best_match_is_an_item_still_to_be_completed(answerer):
+    """The agenda list names "Other matters", but the paragraph under that item is [to be completed]."""
+    answer = answerer.ask("What was taken up under the item on other matters?")
+    assert answer.abstained
+    assert "¶68" in answer.reason
+
+
+def test_abstains_on_a_final_outcome_the_record_does_not_report(answerer):
+    answer = answerer.ask("人居大会最终是否核准了 2020-2025 年期间战略计划？")
+    assert answer.abstained
+    assert "结果" in answer.reason
+
+
+def test_agenda_item_question_answers_from_the_paragraphs_under_the_item(answerer):
+    answer = answerer.ask("议程项目 4 之下作出了什么决定？")
+    assert not answer.abstained
+    assert "HSP/HA/1/8" in answer.answer and "[¶35]" in answer.answer
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("Which rule did the President invoke when a representative objected to the election?", "rule 42"),
+    ("世界城市论坛的报告是在第几次全体会议上审议的？", "第 3 次"),
+    ("Which General Assembly resolution dissolved the Governing Council?", "73/239"),
+])
+def test_answer_holds_the_kind_of_reference_asked_for(answerer, question, expected):
+    answer = answerer.ask(question)
+    assert not answer.abstained
+    assert expected in answer.answer
+
+
+def test_agenda_titles_are_not_quoted_as_answers_to_other_questions(answerer):
+    answer = answerer.ask("On what dates will the second session of the UN-Habitat Assembly be held?")
+    assert "15. Provisional agenda" not in answer.answer

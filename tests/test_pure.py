@@ -8,9 +8,17 @@ from indexer.glossary import Glossary, load_glossary
 from indexer.tokenize import Tokenizer
 from qa.answer import QuestionError
 from qa.citation import cited_numbers, marker, normalise_markers, validate
-from qa.evidence import coverage, weighted_terms
+from qa.evidence import UNSEEN_COMMON_SHARE, coverage, term_idf, weighted_terms
 from qa.fusion import reciprocal_rank_fusion
 from qa.pipeline import clean_question
+from qa.question_type import (
+    asks_vote_count,
+    countries_in,
+    expected_answer,
+    holds,
+    outcome_terms,
+    question_anchors,
+)
 from qa.sentences import split_sentences
 
 # --- citations ----------------------------------------------------------------------------------------
@@ -383,3 +391,96 @@ def test_over_long_question_rejected_with_limit_in_message():
 def test_non_text_question_rejected():
     with pytest.raises(QuestionError):
         clean_question(None, 100)
+
+
+# --- question types and what a question names -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("question, lang, kind", [
+    ("Which country is Martha Delgado Peralta from?", "en", "country"),
+    ("Which Latin American and Caribbean States were elected?", "en", "country"),
+    ("哪些东欧国家进入了执行局？", "zh", "country"),
+    ("拉丁美洲和加勒比国家在执行局中分到几个席位？", "zh", "count"),
+    ("Which General Assembly resolution replaced the Governing Council?", "en", "reference"),
+    ("本届会议的议程是依据议事规则哪一条通过的？", "zh", "reference"),
+    ("人居大会是在第几次会议上决定设立起草委员会的？", "zh", "ordinal"),
+    ("At which meeting was the drafting committee established?", "en", "ordinal"),
+    ("Emma Stephens 女士今年多大年纪？", "zh", "count"),
+    ("What did the Committee suggest should happen to the working group?", "en", None),
+])
+def test_expected_answer_kinds(question, lang, kind):
+    assert expected_answer(question, lang) == kind
+
+
+def test_country_answer_must_be_a_country_the_question_does_not_name():
+    question = "Which country shares a seat with Indonesia?"
+    assert holds("Bahrain and Indonesia would share one seat", "country", question)
+    assert not holds("Indonesia would serve during the first two years", "country", question)
+    assert holds("巴林和印度尼西亚将共享一个席位", "country", "哪个国家与印度尼西亚共用席位？")
+    assert not holds("发展中国家的城市", "country", "哪个国家？")  # 发展中国家 is no mention of China
+
+
+def test_countries_in_either_language():
+    assert countries_in("Ms. Laurie Dando (United States of America) and Iran (Islamic Republic of)") == {
+        "United States of America", "Iran"}
+    assert countries_in("坦桑尼亚联合共和国和印度尼西亚") == {"Tanzania", "Indonesia"}
+
+
+def test_rule_and_item_numbers_are_no_count():
+    assert not holds("invoking rule 42 of the rules of procedure", "count")
+    assert not holds("根据议事规则第 13 条通过了议程", "count")
+    assert not holds("世界城市论坛第九届会议", "count")
+    assert holds("36 members of the Executive Board", "count")
+
+
+def test_reference_kind_wants_the_reference_asked_for():
+    assert holds("invoking rule 42", "reference", "Which rule did she invoke?")
+    assert not holds("contained in document HSP/HA/1/8", "reference", "Which rule did she invoke?")
+    assert holds("its resolution 73/239", "reference", "Which resolution replaced it?")
+    assert holds("《关于难民和移民的纽约宣言》", "reference", "是哪一份宣言？")
+
+
+def test_question_anchors_names_numbers_countries_and_ordinals():
+    anchors = {a.label: a.kind for a in question_anchors("Which country is Martha Delgado Peralta from?", "en")}
+    assert anchors == {"Martha Delgado Peralta": "name"}
+    anchors = {a.label: a.kind for a in question_anchors("2019 年 5 月 31 日的第 8 次全体会议通过了什么？", "zh")}
+    assert anchors == {"第 8 次": "ordinal", "2019": "number", "5": "number", "31": "number"}
+    assert {a.label for a in question_anchors("What did the Minister of Housing of France say?", "en")} == {"France"}
+    assert {a.label for a in question_anchors("James Ohayo 先生是哪国人？", "zh")} == {"James Ohayo"}
+    assert {a.label for a in question_anchors("按照姆苏亚女士的说法", "zh")} == {"苏亚"}
+    # Titles, institutions and acronyms are not names.
+    assert question_anchors("Whom did the Goodwill Ambassador want to turn into envoys?", "en") == []
+    assert question_anchors("What did the Kenyan President ask the UN Secretary-General?", "en") == []
+
+
+def test_anchor_found_in_text():
+    [eighth] = question_anchors("the 8th plenary meeting", "en")
+    assert eighth.found_in("第 8 次全体会议") and eighth.found_in("its 8th meeting")
+    assert not eighth.found_in("its 18th meeting") and not eighth.found_in("8 seats")
+    [name] = question_anchors("What did Ridwan Kamil say?", "en")
+    assert name.found_in("Mr. Kamil said")  # a surname is enough
+    [germany] = question_anchors("德国代表说了什么？", "zh")
+    assert germany.found_in("Germany") and germany.found_in("德国") and germany.shown("zh") == "德国"
+
+
+def test_vote_count_questions():
+    assert asks_vote_count("How many votes did Serbia receive?", "en")
+    assert asks_vote_count("How many delegations voted against the election?", "en")
+    assert asks_vote_count("人居大会以多少票赞成通过了议事规则？", "zh")
+    assert not asks_vote_count("大会主席是经过投票选出来的吗？", "zh")
+    assert not asks_vote_count("How did the President respond when a delegate asked for a vote?", "en")
+
+
+def test_outcome_terms_only_for_questions_about_a_final_outcome(tokenizer):
+    assert outcome_terms("人居大会最终是否核准了战略计划？", "zh", tokenizer) == {"核准"}
+    assert outcome_terms("Did the Assembly finally approve the plan?", "en", tokenizer) == {"approv"}
+    assert outcome_terms("Did the Assembly approve the plan?", "en", tokenizer) == set()
+
+
+def test_question_filler_and_chinese_question_words_are_no_terms():
+    assert weighted_terms(["accord", "unep", "几点钟", "开幕"]) == {"unep": 1.0, "开幕": 1.0}
+
+
+def test_unseen_ordinary_words_weigh_less_than_unseen_names():
+    weights = term_idf(["envoy", "australia", "cultur"], {"cultur": 2.0}, unseen=4.0, named=["australia"])
+    assert weights == {"envoy": UNSEEN_COMMON_SHARE * 4.0, "australia": 4.0, "cultur": 2.0}
