@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -23,24 +22,11 @@ from pathlib import Path
 import httpx
 
 from eval.metrics import percentile
-from eval.run import load_dataset
+from eval.run import load_dataset, machine
 from recordqa.factories import configure_environment, ensure_index, make_answerer, make_embedders, make_tokenizer
 from recordqa.settings import Settings
 
 DATASET = Path(__file__).parent / "benchmark" / "dev.jsonl"
-
-
-def machine() -> str:
-    cpus = os.cpu_count()
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{model}, {cpus} cores, Python {platform.python_version()}"
 
 
 def bench(mode: str, settings: Settings, questions: list[dict]) -> dict:

@@ -341,6 +341,8 @@ def test_interface_language(requested, accept, expected):
     "谁当选为人居大会第一届会议主席？",
     "Who was elected President?",
     "Was growth less than <5% a year?",
+    "Is GDP < Mexico's?",  # a bare '<' before a space starts no tag in HTML
+
     "Line one\nline two\twith a tab",
     "",  # emptiness is the answerer's check, with its own message
 ])
@@ -360,7 +362,6 @@ def test_plain_questions_pass_unchanged(question):
     ("<img src=x onerror=alert(1)>", "HTML or script markup"),
     ("text </p>", "HTML or script markup"),
     ("<!-- comment -->", "HTML or script markup"),
-    ("< svg onload=alert(1)>", "HTML or script markup"),
 ])
 def test_markup_and_control_characters_are_refused(question, message):
     with pytest.raises(QuestionError, match=re.escape(message)):
