@@ -51,9 +51,10 @@ _LIST_LINE = re.compile(r"(?m)^\s*\d{1,3}\.\s")
 MIN_GAIN = 0.2
 WHAT = {
     "en": {"count": "a number", "ordinal": "which meeting or which one", "date": "a date", "person": "a name",
-           "country": "a country", "reference": "a rule, resolution, document symbol or title"},
+           "country": "a country", "reference": "a rule, resolution, document symbol or title",
+           "reason": "a reason"},
     "zh": {"count": "具体数字", "ordinal": "具体的次序（第几次）", "date": "具体日期", "person": "具体姓名",
-           "country": "具体国家", "reference": "具体的规则、决议、文号或名称"},
+           "country": "具体国家", "reference": "具体的规则、决议、文号或名称", "reason": "原因"},
 }
 
 MESSAGES = {
@@ -126,6 +127,7 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
     anchors = question_anchors(question, lang)
     everywhere = _record_text(corpus)
     absent = [a for a in anchors if not a.found_in(everywhere)]
+    anchors = [a for a in anchors if a.kind != "word"]
     if absent:
         # Something the question names (a country, a person, a number) is nowhere in the record.
         what = ("、" if lang == "zh" else ", ").join(a.shown(lang) for a in absent)
@@ -196,8 +198,11 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
         # "Did the Assembly finally approve the plan?": a passage that mentions the plan but not
         # its approval does not answer.
         return abstention(lang, "outcome", ref=marker(chosen[0].key, single_record=single))
+    if kind and not chosen[0].has_kind and PLACEHOLDER.search(chosen[0].text):
+        # The passage that matches best has only a placeholder (XX) where the answer would be.
+        return abstention(lang, "placeholder", ref=marker(chosen[0].key, single_record=single))
     if kind and not any(c.has_kind for c in chosen):
-        if kind == "person" and any(PLACEHOLDER.search(c.text) for c in chosen):
+        if any(PLACEHOLDER.search(c.text) for c in chosen):
             return abstention(lang, "placeholder", ref=marker(chosen[0].key, single_record=single))
         return abstention(lang, "slot", ref=marker(chosen[0].key, single_record=single),
                           what=WHAT.get(lang, WHAT["en"])[kind])
@@ -205,10 +210,14 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
         holder = next(c for c in chosen if c.has_kind)
         names = [a for a in anchors if a.kind == "name"]
         # "Which country is X from?": the country has to be stated with X, not elsewhere in the passage.
-        if kind == "country" and any(not a.found_in(holder.text) for a in names):
+        unrelated = kind == "country" and any(not a.found_in(holder.text) for a in names)
+        # The answer comes from the part of the record the question is about, not another section.
+        elsewhere = not _same_section(holder.key, chosen[0].key, corpus, lang)
+        if unrelated or elsewhere:
             return abstention(lang, "slot", ref=marker(chosen[0].key, single_record=single),
                               what=WHAT.get(lang, WHAT["en"])[kind])
-    if len(chosen) == 1 and _ANNEX.search(chosen[0].text) and len(chosen[0].text) < 80:
+    if _ANNEX.search(chosen[0].text):
+        # The sentence that matches best says the matter is set out in an annex the record lacks.
         return abstention(lang, "annex", ref=marker(chosen[0].key, single_record=single))
     chosen.sort(key=lambda c: c.order)  # read in record order
     sep = "" if lang == "zh" else " "
@@ -332,6 +341,11 @@ def _missing_anchors(anchors: list[Anchor], key: str, corpus: Corpus) -> list[An
         return []
     text = _context_text(key, corpus)
     return [a for a in anchors if not a.found_in(text)]
+
+
+def _same_section(key: str, other: str, corpus: Corpus, lang: str) -> bool:
+    a, b = corpus.in_language(key, lang), corpus.in_language(other, lang)
+    return (a.record, a.chapter, a.section) == (b.record, b.chapter, b.section)
 
 
 def _record_text(corpus: Corpus) -> str:

@@ -42,6 +42,11 @@ _EXPECT = {
                    r"|\bname of\b|\bwhich (?:official|person|delegate|speaker)\b", re.IGNORECASE),
         re.compile(r"谁|哪位|哪一位|何人|姓名|名字"),
     ),
+    "reason": (
+        re.compile(r"^\s*why\b|\bwhy (?:did|was|were|is|are|do|does|had|has)\b|\bfor what reason\b"
+                   r"|\bwhat was the reason\b", re.IGNORECASE),
+        re.compile(r"为什么|为何|什么原因|何故|原因是什么"),
+    ),
 }
 
 _ORDINAL = re.compile(r"第\s*(?:\d+|[一二三四五六七八九十百零两]+)|\d+(?:st|nd|rd|th)\b")
@@ -113,22 +118,31 @@ _COUNTRY_EN = re.compile(r"\b(?:" + "|".join(re.escape(en) for en, _ in sorted(C
 _COUNTRY_ZH = re.compile(  # 发展中国家 is "developing countries", not China
     "(?<!发展)(?:" + "|".join(re.escape(zh) for _, zh in sorted(COUNTRIES, key=lambda c: -len(c[1]))) + ")"
 )
+# Words that give a reason or a purpose.
+_REASON = re.compile(
+    r"\b(?:because|since|as a result|due to|owing to|in order to|so that|so as to|in view of|"
+    r"on the grounds|in light of|therefore|thus|accordingly|for the purpose|aimed at|with a view to|"
+    r"taking into account)\b|因为|由于|鉴于|为了|以便|因此|所以|考虑到|出于|旨在|目的是|以期|从而",
+    re.IGNORECASE,
+)
 _ORDINAL_WORD = re.compile(r"\b(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth)\b", re.I)
 _RULE = re.compile(r"\b(?:rule|article)\s+\d+|第\s*\d+\s*条", re.IGNORECASE)
 _TITLE = re.compile(r"《[^》]+》|\b(?:[A-Z][a-z]+\s+){1,4}(?:Declaration|Agenda|Agreement|Framework|Plan)\b")
 # What a 'which rule / resolution / document / declaration' question asks for, and what answers it.
 _REFERENCE_KINDS = (
     (re.compile(r"\brules?\b|\barticles?\b|哪一?条", re.IGNORECASE), _RULE),
-    (re.compile(r"\bresolutions?\b|\bdecisions?\b|决议", re.IGNORECASE), re.compile(r"\b\d+/\d+\b")),
+    (re.compile(r"\bresolutions?\b|\bdecisions?\b|决议", re.IGNORECASE),
+     re.compile(r"(?<![/A-Za-z0-9])\d+/\d+(?![/A-Za-z0-9])")),
     (re.compile(r"\bdocuments?\b|\bsymbol\b|文号|文件", re.IGNORECASE), _SYMBOL),
     (re.compile(r"\bdeclarations?\b|宣言|报告", re.IGNORECASE), _TITLE),
 )
+_PLACEHOLDER_SYMBOL = re.compile(r"\b[A-Z]{1,6}(?:/[A-Z0-9.]+)*/XX\b")
 PLACEHOLDER = re.compile(r"(?<![A-Za-z])XX(?![A-Za-z])")
 
 
 def expected_answer(question: str, lang: str) -> str | None:
     """'ordinal' (第几次, at which meeting), 'count', 'date', 'country', 'reference' (a rule,
-    resolution, document symbol or title),
+    resolution, document symbol or title), 'reason' (why),
     'person' or None when the question does not call for one kind of answer."""
     for kind, (english, chinese) in _EXPECT.items():
         if (chinese if lang == "zh" else english).search(question):
@@ -152,8 +166,11 @@ def holds(sentence: str, kind: str | None, question: str = "") -> bool:
         return True
     if kind == "country":
         return bool(countries_in(sentence) - countries_in(question))
+    if kind == "reason":
+        return bool(_REASON.search(sentence))
     if kind == "ordinal":
         return bool(_ORDINAL.search(sentence) or _ORDINAL_WORD.search(sentence))
+    sentence = _PLACEHOLDER_SYMBOL.sub(" ", sentence)  # HSP/HA/1/XX is no document symbol yet
     if kind == "reference":
         wanted = [check for words, check in _REFERENCE_KINDS if words.search(question)]
         checks = wanted or [check for _, check in _REFERENCE_KINDS]
@@ -193,6 +210,7 @@ _ROLE_WORDS = frozenset(
     Foreign Finance Planning Urban Ministry Mission Bureau Vice-President Vice-Presidents Vice-Chair""".split()
 )
 _LATIN_RUN = re.compile(r"[A-Z][A-Za-zà-ÿ'’-]*(?:\s+[A-Z][A-Za-zà-ÿ'’-]*)*")
+_DEMONYM = re.compile(r"(?:an|ian|ese|ish)$")
 _ZH_NAME = re.compile(r"[\u4e00-\u9fff]{1,8}(?:·[\u4e00-\u9fff]{1,8})+")
 _ZH_TITLED = re.compile(r"([\u4e00-\u9fff]{2})(?=女士|先生)")
 _NOT_A_NAME_ZH = re.compile(r"[位名这那该此各每其某哪]")
@@ -201,7 +219,8 @@ _NOT_A_NAME_ZH = re.compile(r"[位名这那该此各每其某哪]")
 @dataclass(frozen=True)
 class Anchor:
     """Something specific a question names: a number, an ordinal ('8th meeting'), a document
-    symbol, a country or a name.
+    symbol, a country or a name; or ('word') a lone capitalised English word, which a record must
+    mention somewhere but which is too often a title or a demonym to demand of one paragraph.
     ``forms`` are the strings any one of which shows that a text mentions it."""
 
     label: str
@@ -249,7 +268,8 @@ def question_anchors(question: str, lang: str) -> list[Anchor]:
         short = _short(country)
         anchors.setdefault(short, Anchor(short, (short,), "country"))
     country_words = {w for c in countries_in(question) for w in c.split()}
-    for run in _LATIN_RUN.findall(question):
+    for m in _LATIN_RUN.finditer(question):
+        run = m.group()
         words = [w.strip("'’-") for w in run.split()]
         while words and words[0] in _QUESTION_WORDS:
             words = words[1:]
@@ -258,7 +278,11 @@ def question_anchors(question: str, lang: str) -> list[Anchor]:
         if not words or parts & (_NOT_NAME | _ROLE_WORDS | country_words) or any(p.isupper() for p in parts):
             continue  # institutions, titles, places named by country, acronyms
         if lang != "zh" and len(words) < 2:
-            continue  # a lone capitalised English word is as often a demonym or a title as a name
+            # A lone capitalised English word is as often a demonym or a title as a name: it only
+            # counts as a place or a name the record must mention somewhere ("Geneva").
+            if m.start() > 0 and len(words[0]) >= 3 and not _DEMONYM.search(words[0]):
+                anchors.setdefault(words[0], Anchor(words[0], (words[0],), "word"))
+            continue
         forms = tuple(w for w in words if len(w) >= 3)
         if forms:
             anchors.setdefault(" ".join(words), Anchor(" ".join(words), forms, "name"))
@@ -292,17 +316,18 @@ def asks_vote_count(question: str, lang: str) -> bool:
 
 _FINAL = (re.compile(r"\b(?:finally|eventually|ultimately|in the end)\b", re.IGNORECASE), re.compile(r"最终|最后"))
 _DECISION_VERBS = (
-    re.compile(r"\b(?:adopt|approve|endorse|reject|decide|elect|appoint)\w*", re.IGNORECASE),
-    re.compile(r"核准|通过|批准|否决|核可|选出|任命"),
+    re.compile(r"\b(?:adopt|approve|endorse|reject|decide|elect|appoint|award|choose|chose|select|postpone|"
+               r"defer|cancel)\w*", re.IGNORECASE),
+    re.compile(r"核准|通过|批准|否决|核可|选出|任命|采用|采纳|颁给|授予|选定|推迟|延期|取消"),
 )
 
 
 def outcome_terms(question: str, lang: str, tokenizer) -> set[str]:
-    """For a question about a final outcome ('did the Assembly finally approve…', '最终是否核准'),
-    the tokens of the decision it asks about; a passage that answers must state that decision.
-    Empty for other questions."""
+    """For a question about a final outcome ('did the Assembly finally approve…', '最终是否核准')
+    or the reason for a decision ('why did the Assembly reject…'), the tokens of the decision it
+    asks about; a passage that answers must state that decision. Empty for other questions."""
     i = 1 if lang == "zh" else 0
-    if not _FINAL[i].search(question):
+    if not (_FINAL[i].search(question) or _EXPECT["reason"][i].search(question)):
         return set()
     return set(tokenizer.tokens(" ".join(_DECISION_VERBS[i].findall(question)), lang))
 

@@ -99,6 +99,10 @@ class Retriever:
                 runs[f"bm25:{lang}"] = [key for key, _ in lexical.search(expanded, self.candidates)]
                 weights[f"bm25:{lang}"] = 1.0 if lang == query.lang or query.lang not in self.index.lexical \
                     else CROSS_LINGUAL_WEIGHT
+            if query.lang in terms:
+                for lang in terms:
+                    if lang != query.lang:
+                        weights[f"bm25:{lang}"] *= self._carried(terms, query.lang, lang)
         else:
             terms = {lang: self.terms(query, lang) for lang in self.index.lexical}
         timings["lexical"] = elapsed_ms(start)
@@ -152,6 +156,16 @@ class Retriever:
         ranked = listing if asks_what else under + listing
         named = listing if asks_what else under
         return list(dict.fromkeys(ranked)), list(dict.fromkeys(named))
+
+    def _carried(self, terms: dict[str, dict[str, float]], own: str, other: str) -> float:
+        """How much of the question the glossary carried into the other language, in [0, 1]: the
+        IDF mass of the terms reached there over that of the question's own terms. A run over a
+        few generic carried terms ("UN-Habitat", "session") is worth little."""
+        def mass(lang: str) -> float:
+            idf = self._idf[lang]
+            return sum(w * idf.get(t, 0.0) for t, w in terms[lang].items())
+        own_mass = mass(own)
+        return min(1.0, mass(other) / own_mass) if own_mass > 0 else 1.0
 
     def named_tokens(self, query: Query, lang: str) -> set[str]:
         """Tokens (in ``lang``) of what the question names: people, countries, numbers, symbols."""

@@ -221,3 +221,31 @@ def test_answer_holds_the_kind_of_reference_asked_for(answerer, question, expect
 def test_agenda_titles_are_not_quoted_as_answers_to_other_questions(answerer):
     answer = answerer.ask("On what dates will the second session of the UN-Habitat Assembly be held?")
     assert "15. Provisional agenda" not in answer.answer
+
+
+def test_abstains_on_a_place_the_record_never_mentions(answerer):
+    answer = answerer.ask("Why did the Assembly meet in Vienna?")
+    assert answer.abstained
+    assert "Vienna" in answer.reason
+
+
+def test_abstains_when_the_matching_passage_has_only_a_placeholder_symbol(answerer):
+    """¶28 gives the list of participants as HSP/HA/1/XX; another paragraph's symbol is no answer."""
+    answer = answerer.ask("Which document contains the full list of participants?")
+    assert answer.abstained
+    assert "placeholder" in answer.reason and "¶28" in answer.reason
+
+
+def test_abstains_when_the_matching_sentence_points_to_a_missing_annex(answerer):
+    answer = answerer.ask("What did the President's summary of the high-level dialogues say?")
+    assert answer.abstained
+    assert "annex" in answer.reason
+
+
+def test_why_question_answers_with_a_reason_from_the_same_passage(answerer):
+    answer = answerer.ask("Why did the Committee recommend that the Assembly elect the Bureau of the Committee "
+                          "at its first session?")
+    assert not answer.abstained
+    assert "exceptional circumstances" in answer.answer
+    false_premise = answerer.ask("Why did the Assembly reject the proposal to establish a drafting committee?")
+    assert false_premise.abstained

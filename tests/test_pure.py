@@ -407,6 +407,8 @@ def test_non_text_question_rejected():
     ("At which meeting was the drafting committee established?", "en", "ordinal"),
     ("Emma Stephens 女士今年多大年纪？", "zh", "count"),
     ("What did the Committee suggest should happen to the working group?", "en", None),
+    ("Why was the first session held in Nairobi?", "en", "reason"),
+    ("人居大会为什么决定设立起草委员会？", "zh", "reason"),
 ])
 def test_expected_answer_kinds(question, lang, kind):
     assert expected_answer(question, lang) == kind
@@ -484,3 +486,21 @@ def test_question_filler_and_chinese_question_words_are_no_terms():
 def test_unseen_ordinary_words_weigh_less_than_unseen_names():
     weights = term_idf(["envoy", "australia", "cultur"], {"cultur": 2.0}, unseen=4.0, named=["australia"])
     assert weights == {"envoy": UNSEEN_COMMON_SHARE * 4.0, "australia": 4.0, "cultur": 2.0}
+
+
+def test_reason_kind_wants_a_reason():
+    assert holds("In view of the exceptional circumstances, the Committee recommended", "reason")
+    assert holds("鉴于特殊情况，委员会建议", "reason")
+    assert not holds("The session was opened at 10.10 a.m.", "reason")
+
+
+def test_placeholder_symbol_is_no_document_symbol():
+    question = "Which document contains the list of participants?"
+    assert not holds("the list of participants (HSP/HA/1/XX)", "reference", question)
+    assert holds("the list of participants (HSP/HA/1/INF/2)", "reference", question)
+
+
+def test_lone_capitalised_word_is_an_anchor_only_for_the_whole_record():
+    assert [(a.label, a.kind) for a in question_anchors("Why did the Assembly meet in Vienna?", "en")] == [
+        ("Vienna", "word")]
+    assert question_anchors("What did the Kenyan President ask for?", "en") == []  # a demonym
