@@ -18,6 +18,7 @@ from qa.question_type import (
     VOTE_TALLY,
     WITHOUT_VOTE,
     Anchor,
+    agenda_reference,
     answer_type_words,
     asks_vote_count,
     expected_answer,
@@ -48,7 +49,7 @@ SPEECH_LOOKBACK = 2
 _AGENDA_QUESTION = re.compile(r"\bagenda\b|\bitems?\s+\d|议程", re.IGNORECASE)
 _LIST_LINE = re.compile(r"(?m)^\s*\d{1,3}\.\s")
 # A further sentence must add at least this share of the question's terms not yet covered.
-MIN_GAIN = 0.2
+MIN_GAIN = 0.1
 WHAT = {
     "en": {"count": "a number", "ordinal": "which meeting or which one", "date": "a date", "person": "a name",
            "country": "a country", "reference": "a rule, resolution, document symbol or title",
@@ -145,6 +146,13 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
     idf = term_idf(terms, idf, unseen_idf(max(1, len(corpus.keys()))), tokenizer.tokens(named, lang))
     unseen = 0.0  # every question term has its weight in idf
     considered = [k for k in retrieved.keys if retrieved.evidence.get(k, 0) >= min_evidence][:paragraphs]
+    reference = agenda_reference(question)
+    if reference is not None and not reference[1]:
+        # "What was decided under agenda item 2?": the answer is under that item.
+        item = str(reference[0])
+        under = [k for k in retrieved.keys if corpus.in_language(k, lang).agenda_item == item]
+        if any(not corpus.in_language(k, lang).pending for k in under):
+            considered = under[:paragraphs]
     missing = {k: _missing_anchors(anchors, k, corpus) for k in retrieved.keys}
     if anchors and all(missing[k] for k in considered):
         # The paragraphs that match best do not name what the question names; one ranked a little
@@ -182,7 +190,7 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
         if not named:
             lead = _select(candidates, terms, idf, unseen, 1, kind)[0]
             return _unmentioned(missing[lead.key], lead.key, corpus, lang, single)
-        if len(named) < len(candidates):
+        if len(named) < len(candidates) and any(a.kind in ("country", "name") for a in anchors):
             topic = _topic_terms(terms, question, lang, anchors, tokenizer)
             if topic:
                 keys = list(dict.fromkeys(c.key for c in candidates))
@@ -257,6 +265,10 @@ def _select(candidates: list[_Sentence], terms: dict[str, float], idf: dict[str,
 
     while len(chosen) < limit:
         pool = [c for c in candidates if c not in chosen]
+        if kind and chosen and not any(x.has_kind for x in chosen):
+            # The lead sentence matches the question but holds no answer of the kind asked for:
+            # the next sentence is one that does, if any.
+            pool = [c for c in pool if c.has_kind] or pool
         if not pool:
             break
         # Equal gains: the sentence more about the whole question first, then the earlier one.

@@ -29,6 +29,7 @@ _EXPECT = {
     ),
     "country": (
         re.compile(r"\bwhich\s+(?:[\w'’-]+\s+){0,4}?(?:country|countries|states|nations?)\b|\bwhich government\b"
+                   r"|\b(?:list|name) the\s+(?:[\w'’-]+\s+){0,5}?(?:countries|states)\b"
                    r"|\bwhat (?:country|countries|nationality|nation)\b|\bnationality\b", re.IGNORECASE),
         re.compile(r"哪个国家|哪一个国家|哪国|哪些国家|哪些[\u4e00-\u9fff]{1,6}国家|什么国家|国籍|哪个会员国|哪些会员国"),
     ),

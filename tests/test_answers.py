@@ -249,3 +249,16 @@ def test_why_question_answers_with_a_reason_from_the_same_passage(answerer):
     assert "exceptional circumstances" in answer.answer
     false_premise = answerer.ask("Why did the Assembly reject the proposal to establish a drafting committee?")
     assert false_premise.abstained
+
+
+def test_agenda_item_question_answers_from_that_item_only(answerer):
+    """"2nd plenary meeting" elsewhere must not outrank the paragraph under agenda item 2."""
+    answer = answerer.ask("What was decided under agenda item 2 of the session?")
+    assert not answer.abstained
+    assert "Delgado Peralta" in answer.answer and [c.paragraph for c in answer.citations] == ["3"]
+
+
+def test_list_the_states_question_quotes_the_countries(answerer):
+    answer = answerer.ask("List the Eastern European States elected to the Executive Board.")
+    assert not answer.abstained
+    assert "Poland" in answer.answer and "Serbia" in answer.answer
