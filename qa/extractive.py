@@ -224,9 +224,11 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
         if unrelated or elsewhere:
             return abstention(lang, "slot", ref=marker(chosen[0].key, single_record=single),
                               what=WHAT.get(lang, WHAT["en"])[kind])
-    if _ANNEX.search(chosen[0].text):
-        # The sentence that matches best says the matter is set out in an annex the record lacks.
-        return abstention(lang, "annex", ref=marker(chosen[0].key, single_record=single))
+    pointer = next((c for c in chosen if _ANNEX.search(c.text)), None)
+    if pointer is not None:
+        # A sentence chosen for the question's terms says the matter is set out in an annex the
+        # record lacks ("the summary … is contained in annex []").
+        return abstention(lang, "annex", ref=marker(pointer.key, single_record=single))
     chosen.sort(key=lambda c: c.order)  # read in record order
     sep = "" if lang == "zh" else " "
     text = sep.join(f"{c.text} {marker(c.key, single_record=single)}" for c in chosen)
