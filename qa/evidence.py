@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 # Words of a question that say how it asks, not what it asks about (stemmed, as the tokenizer gives them).
 QUESTION_FILLER = frozenset("accord want find turn happen mention describ talk kind type thing way".split())
 # A Chinese question word ("几点钟", "什么样") is no term to look for in the record.
-_ZH_INTERROGATIVE = re.compile(r"几|哪|谁|什么|多少|怎")
+_ZH_INTERROGATIVE = re.compile(r"几|哪|谁|什么|多少|怎|^做些$")
 # A question term the record never uses: when the question names it (a person, a country, a number)
 # it weighs as the rarest term, so a question about something absent scores low; an ordinary word
 # (a paraphrase: "envoys" for "ambassadors") weighs this share of that.

@@ -23,6 +23,7 @@ from qa.question_type import (
     asks_vote_count,
     expected_answer,
     holds,
+    names_someone,
     outcome_terms,
     question_anchors,
 )
@@ -219,6 +220,9 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
         names = [a for a in anchors if a.kind == "name"]
         # "Which country is X from?": the country has to be stated with X, not elsewhere in the passage.
         unrelated = kind == "country" and any(not a.found_in(holder.text) for a in names)
+        # Nor from a sentence about someone else ("How old is X?" answered by "Y's week-long activity").
+        unrelated = unrelated or bool(names and names_someone(holder.text)
+                                      and not any(a.found_in(holder.text) for a in names))
         # The answer comes from the part of the record the question is about, not another section.
         elsewhere = not _same_section(holder.key, chosen[0].key, corpus, lang)
         if unrelated or elsewhere:

@@ -63,8 +63,9 @@ _DATE_EN = re.compile(
 _DATE_ZH = re.compile(r"\d{4}\s*年|\d{1,2}\s*月\s*\d{1,2}\s*日|\d{1,2}\s*月|\d{1,2}\s*日|[上下]午\s*\d{1,2}\s*时")
 _NUMBER_WORDS = re.compile(
     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|fifty|"
-    r"hundred|thousand|million|billion|trillion|dozens?|per cent|percent)\b|%|[一二三四五六七八九十两百千万亿]+"
-    r"\s*(?:个|项|名|次|场|年|届|位|种|类|份|条|方|组|席)", re.IGNORECASE,
+    r"hundred|thousand|million|billion|trillion|dozens?|per cent|percent|(?:hour|day|week|month|year)-long)\b|%"
+    r"|[一二三四五六七八九十两百千万亿]+\s*(?:个|项|名|次|场|年|届|位|种|类|份|条|方|组|席|周|天|小时|分钟)",
+    re.IGNORECASE,
 )
 _SYMBOL = re.compile(r"\b[A-Z]{1,6}(?:/[A-Z0-9.]+)+|\b\d+/\d+\b")
 # Capitalised words that make institutions, regions and titles rather than people's names.
@@ -188,6 +189,11 @@ def holds(sentence: str, kind: str | None, question: str = "") -> bool:
             return True
         return any(not set(run.split()) & _NOT_NAME for run in _CAPITALISED_RUN.findall(cleaned))
     return True
+
+
+def names_someone(text: str) -> bool:
+    """Whether the text names a person (Ms. X, X 女士, a name with a middle dot)."""
+    return bool(_PERSON.search(PLACEHOLDER.sub(" ", text)))
 
 
 def countries_in(text: str) -> set[str]:

@@ -262,3 +262,9 @@ def test_list_the_states_question_quotes_the_countries(answerer):
     answer = answerer.ask("List the Eastern European States elected to the Executive Board.")
     assert not answer.abstained
     assert "Poland" in answer.answer and "Serbia" in answer.answer
+
+
+def test_number_from_a_sentence_about_someone_else_is_no_answer(answerer):
+    """¶4: Emma Stephens spoke; in the next clause, Ms. Suri's activity was "为期一周" (week-long)."""
+    answer = answerer.ask("Emma Stephens 女士今年多大年纪？")
+    assert answer.abstained

@@ -16,6 +16,7 @@ from qa.question_type import (
     countries_in,
     expected_answer,
     holds,
+    names_someone,
     outcome_terms,
     question_anchors,
 )
@@ -504,3 +505,14 @@ def test_lone_capitalised_word_is_an_anchor_only_for_the_whole_record():
     assert [(a.label, a.kind) for a in question_anchors("Why did the Assembly meet in Vienna?", "en")] == [
         ("Vienna", "word")]
     assert question_anchors("What did the Kenyan President ask for?", "en") == []  # a demonym
+
+
+def test_durations_answer_how_long():
+    assert holds("a week-long interactive activity", "count")
+    assert holds("为期一周的互动活动", "count")
+
+
+def test_names_someone():
+    assert names_someone("led by Ms. Shipra Narang Suri")
+    assert names_someone("Jobarteh 女士说") and names_someone("迈穆娜·穆罕默德·谢里夫")
+    assert not names_someone("XX Mr./Ms. (Ghana)") and not names_someone("the Assembly elected 36 members")
