@@ -375,3 +375,15 @@ def test_chat_login_when_configured(start_server, page_factory):
 
     page.locator("#rq-question textarea").wait_for()
     assert "Martha Delgado Peralta" in ask(page, "Who was elected President of the Assembly?")
+
+
+def test_rate_limit_is_a_clear_message_in_the_chat(start_server, page_factory):
+    server = start_server(rate_limit_per_minute=2)
+    page = page_factory("en-US")
+    open_chat(page, server.url + "/chat/")
+    ask(page, "Who was elected President of the Assembly?")
+    ask(page, "Where was the session held?", answers_before=1)
+
+    third = ask(page, "Who opened the session?", answers_before=2)
+
+    assert re.fullmatch(r"Too many questions from you in the last minute; try again in \d+ s\.", third)
