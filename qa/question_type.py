@@ -217,6 +217,8 @@ _ROLE_WORDS = frozenset(
     Foreign Finance Planning Urban Ministry Mission Bureau Vice-President Vice-Presidents Vice-Chair""".split()
 )
 _LATIN_RUN = re.compile(r"[A-Z][A-Za-zà-ÿ'’-]*(?:\s+[A-Z][A-Za-zà-ÿ'’-]*)*")
+_TITLED_NAME = re.compile(r"\b(?:Mr|Ms|Mrs|Dr|President|Ambassador|Governor|Mayor|Minister)\.?\s+"
+                          r"((?:[A-Z][a-zà-ÿ'’-]+\s+)*[A-Z][a-zà-ÿ'’-]+)")
 _DEMONYM = re.compile(r"(?:an|ian|ese|ish)$")
 _ZH_NAME = re.compile(r"[\u4e00-\u9fff]{1,8}(?:·[\u4e00-\u9fff]{1,8})+")
 _ZH_TITLED = re.compile(r"([\u4e00-\u9fff]{2})(?=女士|先生)")
@@ -275,6 +277,9 @@ def question_anchors(question: str, lang: str) -> list[Anchor]:
         short = _short(country)
         anchors.setdefault(short, Anchor(short, (short,), "country"))
     country_words = {w for c in countries_in(question) for w in c.split()}
+    for m in _TITLED_NAME.finditer(question):
+        # "Mr. Kenyatta": a title makes a single word a person's name.
+        anchors.setdefault(m.group(1), Anchor(m.group(1), (m.group(1),), "name"))
     for m in _LATIN_RUN.finditer(question):
         run = m.group()
         words = [w.strip("'’-") for w in run.split()]

@@ -450,6 +450,7 @@ def test_question_anchors_names_numbers_countries_and_ordinals():
     assert anchors == {"第 8 次": "ordinal", "2019": "number", "5": "number", "31": "number"}
     assert {a.label for a in question_anchors("What did the Minister of Housing of France say?", "en")} == {"France"}
     assert {a.label for a in question_anchors("James Ohayo 先生是哪国人？", "zh")} == {"James Ohayo"}
+    assert [(a.label, a.kind) for a in question_anchors("How did Mr. Kenyatta put it?", "en")] == [("Kenyatta", "name")]
     assert {a.label for a in question_anchors("按照姆苏亚女士的说法", "zh")} == {"苏亚"}
     # Titles, institutions and acronyms are not names.
     assert question_anchors("Whom did the Goodwill Ambassador want to turn into envoys?", "en") == []
