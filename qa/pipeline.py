@@ -15,6 +15,7 @@ from langchain_core.language_models import BaseChatModel
 
 from indexer.live import LiveIndex
 from indexer.tokenize import Tokenizer
+from qa.alignment import in_language
 from qa.answer import Answer, Citation, QuestionError
 from qa.extractive import Draft, extractive_answer
 from qa.followup import condense, heuristic_context
@@ -53,16 +54,19 @@ class Answerer:
     def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None) -> Answer:
         started = time.perf_counter()
         question = clean_question(question, self.options.max_question_chars)
+        # The record is searched and weighed in the language the question is written in; an
+        # explicit answer language only changes which version is quoted.
+        asked_in = question_language(question)
         lang = question_language(question, lang)
         history = history or []
         notices = list(self.notices)
         timings: dict[str, float] = {}
 
-        query = Query(question, lang)
+        query = Query(question, asked_in)
         standalone = None
         if history:
             t = time.perf_counter()
-            query, standalone, notice = self._standalone(question, history, lang)
+            query, standalone, notice = self._standalone(question, history, asked_in)
             timings["condense"] = elapsed_ms(t)
             if notice:
                 notices.append(notice)
@@ -85,10 +89,11 @@ class Answerer:
                 notices.append(f"{exc}; showing the extractive answer instead")
         if draft is None:
             draft = extractive_answer(
-                query.text, retrieved, self.index.corpus, self.tokenizer, lang=lang,
+                query.text, retrieved, self.index.corpus, self.tokenizer, lang=asked_in,
                 paragraphs=self.options.answer_paragraphs, max_sentences=self.options.max_sentences,
                 min_evidence=self.options.min_evidence,
             )
+            draft = in_language(draft, self.index.corpus, asked_in, lang)
         timings["answer"] = elapsed_ms(t)
         timings["total"] = elapsed_ms(started)
 

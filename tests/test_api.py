@@ -224,9 +224,6 @@ def test_lang_overrides_the_answer_language(http):
     assert ask(http, QUESTION_ZH, lang="zh")["answer"] == f"{QUOTE_3_ZH} [¶3]"
 
 
-@pytest.mark.xfail(strict=True, reason="qa layer: with lang set to the other language, the extractive answerer "
-                   "matches the question's terms against the other language's sentences and abstains "
-                   "('covers only 0% of its key terms') although ¶3 is retrieved first")
 @pytest.mark.parametrize(("question", "lang", "quote"), [(QUESTION_EN, "zh", QUOTE_3_ZH),
                                                          (QUESTION_ZH, "en", QUOTE_3_EN)], ids=["en-to-zh", "zh-to-en"])
 def test_lang_override_answers_a_question_asked_in_the_other_language(http, question, lang, quote):
