@@ -114,11 +114,13 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
                     "answers": base.mode},
             manifest=dataclasses.asdict(manifest),
         )
+        tradeoff = []
         if sweep and prepared and not interrupted:
-            log("abstention trade-off: re-answering at several evidence thresholds")
-            tradeoff = abstention_tradeoff(prepared[0].answerer, dataset)
-        else:
-            tradeoff = []
+            # Sweep the configured retrieval mode when it was run, else the first one.
+            swept = next((p for p in prepared if p.name == settings.retrieval_mode), prepared[0])
+            log(f"abstention trade-off: re-answering with {swept.name} at several evidence thresholds")
+            points = abstention_tradeoff(swept.answerer, dataset)
+            tradeoff = [{**point, "configuration": swept.name} for point in points]
     run["judge"] = judge_note
     results = assemble(configs, skipped, run, len(dataset))
     results["tradeoff"] = [] if endpoint else tradeoff

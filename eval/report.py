@@ -329,7 +329,8 @@ def html_report(results: dict, *, corpus=None) -> str:
     points = [(n, configs[n]["overall"].get("false_abstention_rate") or 0.0,
                configs[n]["overall"].get("abstention_recall") or 0.0) for n in names]
     for point in results.get("tradeoff", []):
-        points.append((f"threshold sweep@{point['min_evidence']:g}", point["false_abstention_rate"] or 0.0,
+        points.append((f"{point.get('configuration', '')} evidence threshold@{point['min_evidence']:g}",
+                       point["false_abstention_rate"] or 0.0,
                        point["abstention_recall"] or 0.0))
     out.append(scatter(points, "Abstention trade-off", "false abstention rate (answerable questions)",
                        "abstention recall (unanswerable questions)"))
