@@ -21,6 +21,7 @@ from qa.question_type import (
     agenda_reference,
     answer_type_words,
     asks_vote_count,
+    countries_in,
     expected_answer,
     holds,
     names_someone,
@@ -42,6 +43,11 @@ ANCHOR_SEARCH_RANKS = 5
 # general debate?": the debate paragraph does not name Brazil, the list naming Brazil is no debate).
 TOPIC_SHARE = 0.5
 ANSWER_KIND_BONUS = 0.25
+# A list of speakers or members answers who, which country and how many; for other questions its
+# entries only share the names with the question.
+ROLL_ANSWERS = frozenset({"person", "country", "count", "ordinal"})
+ROLL_ITEMS = 4
+ROLL_SHARE = 0.75
 # A sentence is read in its paragraph: one from a paragraph that covers the question as a whole
 # beats one elsewhere that only shares a few words with it.
 PARAGRAPH_EVIDENCE_WEIGHT = 0.3
@@ -146,7 +152,13 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
     named = " ".join(form for a in anchors for form in (a.label, *a.forms))
     idf = term_idf(terms, idf, unseen_idf(max(1, len(corpus.keys()))), tokenizer.tokens(named, lang))
     unseen = 0.0  # every question term has its weight in idf
-    considered = [k for k in retrieved.keys if retrieved.evidence.get(k, 0) >= min_evidence][:paragraphs]
+    reading = list(retrieved.keys)
+    if kind not in ROLL_ANSWERS:
+        # A roll of speakers or members names who spoke, not what they said: the paragraphs with
+        # the statements come first.
+        rolls = [k for k in reading if _is_roll(corpus.in_language(k, lang).text)]
+        reading = [k for k in reading if k not in rolls] + rolls
+    considered = [k for k in reading if retrieved.evidence.get(k, 0) >= min_evidence][:paragraphs]
     reference = agenda_reference(question)
     if reference is not None and not reference[1]:
         # "What was decided under agenda item 2?": the answer is under that item.
@@ -284,6 +296,14 @@ def _select(candidates: list[_Sentence], terms: dict[str, float], idf: dict[str,
         chosen.append(best)
         remaining = {t: w for t, w in remaining.items() if t not in best.tokens}
     return chosen
+
+
+def _is_roll(text: str) -> bool:
+    """A paragraph that is a list of people or countries (\"statements were delivered by Ms. A; Mr. B;
+    …\"): at least ROLL_ITEMS items separated by semicolons, nearly all naming someone."""
+    items = [item for item in re.split(r"[;；]", text) if item.strip()]
+    named = sum(1 for item in items if names_someone(item) or countries_in(item))
+    return len(items) >= ROLL_ITEMS and named >= ROLL_SHARE * len(items)
 
 
 def _topic_terms(terms: dict[str, float], question: str, lang: str, anchors: list[Anchor],

@@ -268,3 +268,19 @@ def test_number_from_a_sentence_about_someone_else_is_no_answer(answerer):
     """¶4: Emma Stephens spoke; in the next clause, Ms. Suri's activity was "为期一周" (week-long)."""
     answer = answerer.ask("Emma Stephens 女士今年多大年纪？")
     assert answer.abstained
+
+
+def test_statement_outranks_the_roll_of_speakers_for_what_someone_said(answerer):
+    """¶5 lists the opening speakers (Kenyatta, the Secretary-General); what Kenyatta asked of
+    the Secretary-General is in his statement, ¶21."""
+    answer = answerer.ask("肯雅塔总统希望联合国秘书长在钱的方面为人居署做些什么？")
+    assert not answer.abstained
+    assert "经常预算" in answer.answer and "[¶21]" in answer.answer
+    assert "5" not in [c.paragraph for c in answer.citations]
+
+
+def test_roll_of_speakers_still_answers_who_and_statement_still_abstains_on_what_it_lacks(answerer):
+    who = answerer.ask("Who delivered opening statements by video message?")
+    assert not who.abstained and "Guterres" in who.answer and "[¶5]" in who.answer
+    answer = answerer.ask("肯雅塔总统希望联合国秘书长在哪一年为人居署增加经常预算拨款？")
+    assert answer.abstained

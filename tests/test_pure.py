@@ -517,3 +517,14 @@ def test_names_someone():
     assert names_someone("led by Ms. Shipra Narang Suri")
     assert names_someone("Jobarteh 女士说") and names_someone("迈穆娜·穆罕默德·谢里夫")
     assert not names_someone("XX Mr./Ms. (Ghana)") and not names_someone("the Assembly elected 36 members")
+
+
+def test_a_roll_of_speakers_is_recognised_and_a_statement_is_not():
+    from qa.extractive import _is_roll
+    roll = ("Opening statements were delivered by Ms. Delgado Peralta (Mexico); Mr. António Guterres (by video); "
+            "Ms. Joyce Msuya, Acting Executive Director of UNEP; Mr. Uhuru Kenyatta, President of Kenya.")
+    assert _is_roll(roll)
+    assert _is_roll("发言的有：墨西哥；巴西；肯尼亚；中国。")
+    speech = ("Ms. Msuya noted that more than 70 per cent of people would live in cities; she stressed growth; "
+              "she called for capacity-building; and she welcomed the Assembly.")
+    assert not _is_roll(speech)
