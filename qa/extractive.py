@@ -48,6 +48,8 @@ ANSWER_KIND_BONUS = 0.25
 ROLL_ANSWERS = frozenset({"person", "country", "count", "ordinal"})
 ROLL_ITEMS = 4
 ROLL_SHARE = 0.75
+# An enumeration's first item opens with one of these ("First, …", "首先，…").
+_ENUMERATION_START = re.compile(r"\s*(?:first(?:ly)?\b|首先|第一[，,、]|一是|\(a\)|（a）|\(i\)|-\s)", re.IGNORECASE)
 # A sentence is read in its paragraph: one from a paragraph that covers the question as a whole
 # beats one elsewhere that only shares a few words with it.
 PARAGRAPH_EVIDENCE_WEIGHT = 0.3
@@ -245,6 +247,7 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
         # A sentence chosen for the question's terms says the matter is set out in an annex the
         # record lacks ("the summary … is contained in annex []").
         return abstention(lang, "annex", ref=marker(pointer.key, single_record=single))
+    chosen = _with_first_items(chosen, candidates)
     chosen.sort(key=lambda c: c.order)  # read in record order
     sep = "" if lang == "zh" else " "
     text = sep.join(f"{c.text} {marker(c.key, single_record=single)}" for c in chosen)
@@ -296,6 +299,20 @@ def _select(candidates: list[_Sentence], terms: dict[str, float], idf: dict[str,
         chosen.append(best)
         remaining = {t: w for t, w in remaining.items() if t not in best.tokens}
     return chosen
+
+
+def _with_first_items(chosen: list[_Sentence], candidates: list[_Sentence]) -> list[_Sentence]:
+    """A chosen sentence that announces an enumeration ("She identified three opportunities.",
+    "…as follows:") is followed by the enumeration's first item: the announcement alone names none."""
+    by_order = {c.order: c for c in candidates}
+    extra = []
+    for c in chosen:
+        following = by_order.get(c.order + 1)
+        if following is None or following in chosen or following in extra:
+            continue
+        if _ENUMERATION_START.match(following.text) or re.search(r"[:：]\s*$", c.text):
+            extra.append(following)
+    return chosen + extra
 
 
 def _is_roll(text: str) -> bool:

@@ -284,3 +284,23 @@ def test_roll_of_speakers_still_answers_who_and_statement_still_abstains_on_what
     assert not who.abstained and "Guterres" in who.answer and "[¶5]" in who.answer
     answer = answerer.ask("肯雅塔总统希望联合国秘书长在哪一年为人居署增加经常预算拨款？")
     assert answer.abstained
+
+
+@pytest.mark.parametrize("question, first_item", [
+    ("谢里夫女士认为人居大会应当抓住的三个机会分别是什么？", "妥善管理和精心规划的城市"),
+    ("What were the three opportunities that Ms. Sharif said the Assembly should seize?", "well-managed"),
+])
+def test_a_sentence_announcing_an_enumeration_is_quoted_with_its_first_item(answerer, question, first_item):
+    """¶17: "She identified three specific opportunities…" names none; the next sentence, "First, …", does."""
+    answer = answerer.ask(question)
+    assert not answer.abstained
+    assert first_item in answer.answer and "[¶17]" in answer.answer
+
+
+@pytest.mark.parametrize("question", [
+    "谢里夫女士提出的三个机会是由哪个国家首先提议的？",
+    "Which country proposed the three opportunities Ms. Sharif identified?",
+])
+def test_an_enumeration_still_abstains_on_what_it_does_not_state(answerer, question):
+    answer = answerer.ask(question)
+    assert answer.abstained
