@@ -354,3 +354,19 @@ def agenda_reference(question: str) -> tuple[int, bool] | None:
     if m:
         return int(m.group(1) or m.group(2)), False
     return None
+
+
+# The session's agenda itself ("the agenda of the session", "本届会议的议程"), not a named programme
+# ("the New Urban Agenda", "《2030 年议程》", "全球议程").
+_AGENDA_ITSELF = (
+    re.compile(r"\b(?:the|provisional|its|this)\s+agenda\b(?!\s+item)", re.IGNORECASE),
+    re.compile(r"(?<![城市年展球])议程(?!项目|第)"),
+)
+
+
+def about_agenda(question: str) -> bool:
+    """Whether the question asks about the session's agenda (its items, how it was adopted)
+    without naming an item; titles that contain "Agenda" do not count."""
+    if re.search(r"[\u4e00-\u9fff]", question):
+        return bool(_AGENDA_ITSELF[1].search(re.sub(r"《[^》]*》", " ", question)))
+    return bool(_AGENDA_ITSELF[0].search(question))

@@ -18,7 +18,7 @@ from indexer.live import LiveIndex
 from indexer.tokenize import Tokenizer
 from qa.evidence import coverage, term_idf, weighted_terms
 from qa.fusion import reciprocal_rank_fusion
-from qa.question_type import agenda_reference, question_anchors
+from qa.question_type import about_agenda, agenda_reference, question_anchors
 
 # A run over the question's own language is worth more than one reached through the glossary.
 CROSS_LINGUAL_WEIGHT = 0.5
@@ -26,6 +26,10 @@ CROSS_LINGUAL_WEIGHT = 0.5
 # lexical hits out of the top five.
 DENSE_WEIGHT = 0.5
 AGENDA_WEIGHT = 2.0
+# A question about the agenda itself, naming no item, reaches the agenda list as one more vote.
+AGENDA_LIST_WEIGHT = 1.0
+AGENDA_LIST_ITEMS = 3
+_LIST_ITEM = re.compile(r"(?m)^\s*\d{1,3}\.\s")
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ class Retriever:
         if agenda:
             # The question names the item outright: that beats any word overlap.
             runs["agenda"] = agenda
-            weights["agenda"] = AGENDA_WEIGHT
+            weights["agenda"] = AGENDA_WEIGHT if agenda_reference(query.text) else AGENDA_LIST_WEIGHT
         fused = reciprocal_rank_fusion(runs, k=self.rrf_k, weights=weights)
         if self.reranker is not None and fused:
             start = time.perf_counter()
@@ -148,6 +152,10 @@ class Retriever:
         asks what the item was)."""
         reference = agenda_reference(question)
         if reference is None:
+            if about_agenda(question):
+                # "What was the final item on the agenda?": the agenda list, though no item is named.
+                return [p.key for p in self.index.corpus.paragraphs()
+                        if len(_LIST_ITEM.findall(p.text)) >= AGENDA_LIST_ITEMS], []
             return [], []
         number, asks_what = reference
         under = [p.key for p in self.index.corpus.paragraphs() if p.agenda_item == str(number)]

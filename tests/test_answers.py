@@ -304,3 +304,27 @@ def test_a_sentence_announcing_an_enumeration_is_quoted_with_its_first_item(answ
 def test_an_enumeration_still_abstains_on_what_it_does_not_state(answerer, question):
     answer = answerer.ask(question)
     assert answer.abstained
+
+
+def test_question_about_the_agenda_itself_reaches_the_agenda_list(answerer):
+    """No item is named, yet the agenda list (¶36) is what the question is about."""
+    answer = answerer.ask("On the basis of which document was the agenda of the session adopted?")
+    assert "36" in answer.retrieved[:5]
+    assert not answer.abstained and "HSP/HA/1/1" in answer.answer and "[¶36]" in answer.answer
+    assert "36" in answerer.ask("本届会议的议程是依据哪份文件通过的？").retrieved[:5]
+
+
+def test_agenda_list_still_abstains_on_what_it_does_not_state(answerer):
+    answer = answerer.ask("Which country proposed the oral amendment to the agenda of the session?")
+    assert "36" in answer.retrieved[:5]
+    assert answer.abstained
+
+
+def test_titles_named_agenda_are_not_the_session_agenda():
+    from qa.question_type import about_agenda
+    assert about_agenda("What was the final item on the agenda of the session?")
+    assert about_agenda("本届会议的议程是依据议事规则哪一条通过的？")
+    assert not about_agenda("How did Mr. Kenyatta characterize progress in implementing the New Urban Agenda?")
+    assert not about_agenda("秘书长关于《新城市议程》执行情况的首份进展报告的文号是什么？")
+    assert not about_agenda("战略计划草案挂钩的全球议程中，关于难民和移民的是哪一份宣言？")
+    assert not about_agenda("What was decided under agenda item 4?")
