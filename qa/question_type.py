@@ -30,8 +30,12 @@ _EXPECT = {
     "country": (
         re.compile(r"\bwhich\s+(?:[\w'’-]+\s+){0,4}?(?:country|countries|states|nations?)\b|\bwhich government\b"
                    r"|\b(?:list|name) the\s+(?:[\w'’-]+\s+){0,5}?(?:countries|states)\b"
-                   r"|\bwhat (?:country|countries|nationality|nation)\b|\bnationality\b", re.IGNORECASE),
-        re.compile(r"哪个国家|哪一个国家|哪国|哪些国家|哪些[\u4e00-\u9fff]{1,6}国家|什么国家|国籍|哪个会员国|哪些会员国"),
+                   r"|\bwhat (?:country|countries|nationality|nation)\b|\bnationality\b"
+                   # The members a UN regional group elects are States ("Name the African members").
+                   r"|\b(?:list|name|which)\b[^?]*\b(?:African|Asia-Pacific|Asian|Eastern European|"
+                   r"Latin American(?: and Caribbean)?|Western European(?: and other)?)\s+members\b", re.IGNORECASE),
+        re.compile(r"哪个国家|哪一个国家|哪国|哪些国家|哪些[\u4e00-\u9fff]{1,6}国家|什么国家|国籍|哪个会员国|哪些会员国"
+                   r"|(?:哪些|列出|说出)[^？?]*(?:非洲|亚太|亚洲|东欧|拉丁美洲|拉美|西欧)[\u4e00-\u9fff]{0,6}成员"),
     ),
     "reference": (
         re.compile(r"\b(?:which|what)\s+(?:[\w'’-]+\s+){0,3}?(?:rules?|articles?|resolutions?|documents?|declarations?)\b"

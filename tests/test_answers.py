@@ -328,3 +328,20 @@ def test_titles_named_agenda_are_not_the_session_agenda():
     assert not about_agenda("秘书长关于《新城市议程》执行情况的首份进展报告的文号是什么？")
     assert not about_agenda("战略计划草案挂钩的全球议程中，关于难民和移民的是哪一份宣言？")
     assert not about_agenda("What was decided under agenda item 4?")
+
+
+@pytest.mark.parametrize("question, country", [
+    ("Name the Latin American and Caribbean members of the Executive Board.", "Argentina"),
+    ("请列出执行局的拉丁美洲和加勒比成员。", "阿根廷"),
+])
+def test_members_of_a_regional_group_are_answered_with_the_states(answerer, question, country):
+    """¶44 gives the group's seats (a sentence naming the group); ¶45 names its States."""
+    answer = answerer.ask(question)
+    assert not answer.abstained
+    assert country in answer.answer and "[¶45]" in answer.answer
+
+
+def test_regional_group_question_still_abstains_when_no_state_is_named(answerer):
+    """¶47: "a representative objected" names no State."""
+    answer = answerer.ask("Which Eastern European members objected to the election and asked for a vote?")
+    assert answer.abstained
