@@ -27,6 +27,7 @@ from qa.question_type import (
     names_someone,
     outcome_terms,
     question_anchors,
+    question_focus,
 )
 from qa.retrieve import Retrieved
 from qa.sentences import split_sentences
@@ -216,6 +217,12 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
                     return _unmentioned(missing[best], best, corpus, lang, single)
         candidates = named
     chosen = _select(candidates, terms, idf, unseen, max_sentences, kind)
+    focus = question_focus(question, lang) if not kind else ""
+    head = [t for t in tokenizer.tokens(focus, lang) if t in terms][-1:]
+    if head and head[0] not in retrieved.idf.get(lexical_lang, {}) and not any(head[0] in c.tokens for c in chosen):
+        # "What was the weather like in Nairobi?": what is asked for is a word the record never
+        # uses, and sentences that only share the other words (Nairobi, the session) do not answer.
+        return _unmentioned([Anchor(focus, (focus,), "word")], chosen[0].key, corpus, lang, single)
     outcome = outcome_terms(question, lang, tokenizer)
     if outcome and not outcome & chosen[0].tokens:
         # "Did the Assembly finally approve the plan?": a passage that mentions the plan but not

@@ -374,3 +374,16 @@ def about_agenda(question: str) -> bool:
     if re.search(r"[\u4e00-\u9fff]", question):
         return bool(_AGENDA_ITSELF[1].search(re.sub(r"《[^》]*》", " ", question)))
     return bool(_AGENDA_ITSELF[0].search(question))
+
+
+_FOCUS_EN = re.compile(
+    r"^\s*what\s+(?:is|was|are|were)\s+the\s+((?:[a-z-]+\s+){0,2}?[a-z-]+?)\s+(?:of|like|for|in|on)\b", re.IGNORECASE)
+
+
+def question_focus(question: str, lang: str) -> str:
+    """What a "What was the X of Y?" question asks for ("weather", "annual budget"); the last word is
+    its head, which an answer has to mention. Empty for other questions."""
+    if lang != "en":
+        return ""
+    m = _FOCUS_EN.search(question)
+    return m.group(1) if m else ""

@@ -345,3 +345,24 @@ def test_regional_group_question_still_abstains_when_no_state_is_named(answerer)
     """¶47: "a representative objected" names no State."""
     answer = answerer.ask("Which Eastern European members objected to the election and asked for a vote?")
     assert answer.abstained
+
+
+def test_abstains_when_what_is_asked_for_is_a_word_the_record_never_uses(answerer):
+    """¶4 mentions Nairobi and a week-long activity; the record never mentions the weather."""
+    answer = answerer.ask("What was the weather like in Nairobi during the session week?")
+    assert answer.abstained
+    assert "weather" in answer.reason
+
+
+def test_what_is_asked_for_in_the_record_still_answers(answerer):
+    answer = answerer.ask("What was the overall theme of the session?")
+    assert not answer.abstained
+    assert "overall theme" in answer.answer
+
+
+def test_question_focus_is_the_thing_asked_for():
+    from qa.question_type import question_focus
+    assert question_focus("What was the weather like in Nairobi?", "en") == "weather"
+    assert question_focus("What is the annual budget of the city of Nairobi?", "en") == "annual budget"
+    assert question_focus("Who opened the session?", "en") == ""
+    assert question_focus("会议期间内罗毕的天气怎么样？", "zh") == ""
