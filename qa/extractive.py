@@ -37,8 +37,8 @@ PARAGRAPH_RANK_BONUS = 0.08
 # A paragraph this short that mentions an empty annex is only a pointer to it.
 ANNEX_POINTER_CHARS = 120
 # When the question names something (a country, a person), a lower-ranked paragraph that names it
-# may answer; this many retrieved paragraphs are searched for one.
-ANCHOR_SEARCH_RANKS = 5
+# may answer; this many retrieved paragraphs are searched for the one that best matches the rest.
+ANCHOR_SEARCH_RANKS = 10
 # A paragraph that names what the question names must match the rest of the question at least
 # this share as well as the paragraph that matches the rest best ("What did Brazil say in the
 # general debate?": the debate paragraph does not name Brazil, the list naming Brazil is no debate).
@@ -173,8 +173,16 @@ def extractive_answer(question: str, retrieved: Retrieved, corpus: Corpus, token
     if anchors and all(missing[k] for k in considered):
         # The paragraphs that match best do not name what the question names; one ranked a little
         # lower that does, and still matches, is worth reading.
-        considered += [k for k in retrieved.keys[:ANCHOR_SEARCH_RANKS] if k not in considered and not missing[k]
-                       and retrieved.evidence.get(k, 0) >= min_evidence / 2][:1]
+        naming = [k for k in retrieved.keys[:ANCHOR_SEARCH_RANKS] if k not in considered and not missing[k]
+                  and retrieved.evidence.get(k, 0) >= min_evidence / 2]
+        if naming:
+            # Of those, the one that best matches the rest of the question ("How did Mr. Kenyatta
+            # characterize progress…": his statement's paragraph on progress, not his first one).
+            topic = _topic_terms(terms, question, lang, anchors, tokenizer)
+            fit = {k: coverage(topic, tokenizer.tokens(_own_text(k, corpus, lang), lang), idf, unseen)
+                   for k in naming}
+            naming = sorted(naming, key=lambda k: -fit[k])
+        considered += naming[:1]
     if asks_vote_count(question, lang):
         refused = _no_vote_count(considered, corpus, lang, single)
         if refused is not None:

@@ -366,3 +366,29 @@ def test_question_focus_is_the_thing_asked_for():
     assert question_focus("What is the annual budget of the city of Nairobi?", "en") == "annual budget"
     assert question_focus("Who opened the session?", "en") == ""
     assert question_focus("会议期间内罗毕的天气怎么样？", "zh") == ""
+
+
+def test_the_paragraph_naming_the_person_that_matches_the_rest_is_read(answerer):
+    """Kenyatta's statement runs over ¶19-¶21 and progress on the New Urban Agenda is in ¶21; with the
+    ranking hybrid retrieval gives (¶51, ¶50, ¶55 on the Agenda first, none naming him; ¶19 before
+    ¶21), the answerer reads ¶21, not merely the first paragraph that names him."""
+    from qa.extractive import extractive_answer
+    from qa.retrieve import Query
+
+    question = "How did Mr. Kenyatta characterize progress so far in implementing the New Urban Agenda?"
+    retriever = answerer.retriever
+    retrieved = retriever.retrieve(Query(question, "en"))
+    keys = [f"HSP-HA-1:{n}" for n in ("51", "50", "55", "19", "58", "52", "53", "21", "13", "5")]
+    own = {"en": retrieved.terms["en"]}
+    named = {"en": retriever.named_tokens(Query(question, "en"), "en")}
+    retrieved.keys = keys
+    retrieved.evidence = {k: retriever._evidence(k, own, named) for k in keys}
+    draft = extractive_answer(question, retrieved, answerer.index.corpus, answerer.tokenizer, lang="en",
+                              min_evidence=answerer.options.min_evidence)
+    assert not draft.abstained
+    assert "slow" in draft.text and "[¶21]" in draft.text
+
+
+def test_the_person_is_still_required_in_the_paragraph_read(answerer):
+    answer = answerer.ask("What did Mr. Kenyatta say about the quadrennial report on the New Urban Agenda?")
+    assert answer.abstained
