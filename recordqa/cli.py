@@ -305,6 +305,9 @@ def cmd_serve(args, settings: Settings) -> int:
     except OSError as exc:
         print(f"error: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
+    # Listen before announcing the URL: a client that connects while uvicorn is still starting
+    # waits in the backlog instead of being refused.
+    sock.listen(2048)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"RecordQA is serving at http://{shown}:{port}/ (chat), /docs (API), /embed.js (widget)", flush=True)
