@@ -15,11 +15,11 @@ from pathlib import Path
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
+from qa.citation import MARKER, cited_numbers
 from qa.prompt import load_prompt
 
 JUDGE_VARIABLES = frozenset({"evidence", "statement"})
 _SENTENCE_CITES = re.compile(r"[^。！？.!?\[]+(?:[。！？.!?])?\s*((?:\[¶[^\]]*\]\s*)+)|[^。！？.!?\[]+[。！？.!?]")
-_MARKER = re.compile(r"\[¶\s*(?:[A-Za-z0-9\-]+:)?(\d+)\]")
 
 
 class JudgeUnavailable(RuntimeError):
@@ -30,9 +30,9 @@ def statements(answer: str) -> list[tuple[str, list[str]]]:
     """Answer sentences with the paragraph numbers each cites (markers after the sentence). Pure."""
     out = []
     for match in _SENTENCE_CITES.finditer(answer):
-        text = _MARKER.sub("", match.group(0)).strip()
+        text = MARKER.sub("", match.group(0)).strip()
         if len(text) >= 4:
-            out.append((text, _MARKER.findall(match.group(0))))
+            out.append((text, cited_numbers(match.group(0))))
     return out
 
 

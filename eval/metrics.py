@@ -12,7 +12,8 @@ import re
 import unicodedata
 from collections.abc import Callable, Sequence
 
-CITATION = re.compile(r"\[¶[^\]]*\]")
+from qa.citation import MARKER, normalise_markers
+
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+")
 _EN_ARTICLES = {"a", "an", "the"}
@@ -55,7 +56,7 @@ def ndcg_at(retrieved: Sequence[str], gold: Sequence[str], k: int = 10) -> float
 
 
 def answer_body(answer: str) -> str:
-    return CITATION.sub(" ", answer)
+    return MARKER.sub(" ", normalise_markers(answer))
 
 
 def contains_accepted(answer: str, accepted: Sequence[str]) -> bool:

@@ -6,15 +6,13 @@ Both return an ``Outcome`` per dataset item, so scoring never knows which it was
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import dataclass, field
 
 import httpx
 
+from qa.citation import cited_numbers
 from qa.pipeline import Answerer
-
-_MARKER = re.compile(r"\[¶\s*(?:[A-Za-z0-9\-]+:)?(\d+)\]")
 
 
 @dataclass
@@ -92,7 +90,8 @@ class Endpoint:
             timings.update({k: inner[k] for k in ("retrieval", "answer") if k in inner})
             return Outcome(extra.get("answer", text), [c["paragraph"] for c in extra.get("citations", [])],
                            bool(extra.get("abstained")), extra.get("retrieved"), timings)
-        return Outcome(text, list(dict.fromkeys(_MARKER.findall(text))), False, None, timings)
+        cited = list(dict.fromkeys(ref.rpartition(":")[2] for ref in cited_numbers(text)))
+        return Outcome(text, cited, False, None, timings)
 
 
 def _ms(started: float) -> float:

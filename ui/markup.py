@@ -6,9 +6,9 @@ import html
 import re
 
 from qa.answer import Answer
+from qa.citation import MARKER
 from ui.labels import label
 
-CITATION = re.compile(r"\[¶\s*([A-Za-z0-9\-]+:)?(\d+)\]")
 # Characters that would let record or user text turn into markdown structure or links.
 _MARKDOWN_ACTIVE = re.compile(r"([\\`*_\[\]()#|~!])")
 
@@ -31,9 +31,9 @@ def answer_markdown(answer: Answer, ui_lang: str, default_record: str = "") -> s
     default_record = answer.citations[0].record if answer.citations else default_record
     pieces: list[str] = []
     last = 0
-    for match in CITATION.finditer(answer.answer):
+    for match in MARKER.finditer(answer.answer):
         pieces.append(escape_text(answer.answer[last:match.start()]))
-        record = (match.group(1) or "").rstrip(":") or records.get(match.group(2), default_record)
+        record = match.group(1) or records.get(match.group(2), default_record)
         number = match.group(2)
         pieces.append(f"[\\[¶{number}\\]]({citation_anchor(record, number)})" if record else f"\\[¶{number}\\]")
         last = match.end()
