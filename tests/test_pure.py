@@ -219,7 +219,7 @@ def test_glossary_zh_to_en_longest_match_wins():
     assert GLOSSARY.translate("代理执行主任姆苏亚女士", "zh") == ["Acting Executive Director"]
     assert GLOSSARY.translate("执行主任和主任", "zh") == ["Executive Director", "Director"]
     assert GLOSSARY.translate("联合国人居大会第一届会议", "zh") == ["UN-Habitat Assembly"]
-    assert GLOSSARY.translate("选举主席", "zh") == ["President", "Chair", "election"]
+    assert GLOSSARY.translate("选举主席", "zh") == ["election", "President", "Chair"]
 
 
 def test_glossary_en_to_zh_longest_match_wins_case_insensitive():
@@ -230,7 +230,7 @@ def test_glossary_en_to_zh_longest_match_wins_case_insensitive():
 def test_glossary_en_whole_words_only():
     assert GLOSSARY.translate("a statement was made", "en") == []
     assert GLOSSARY.translate("the presidential elections", "en") == ["选举"]
-    assert GLOSSARY.translate("each State and the Member States", "en") == ["会员国", "国家"]
+    assert GLOSSARY.translate("each State and the Member States", "en") == ["国家", "会员国"]
 
 
 def test_glossary_en_to_zh_each_target_once():
@@ -241,12 +241,17 @@ def test_shipped_glossary_loads():
     glossary = load_glossary()
     assert ("执行局", "Executive Board") in glossary.pairs
     assert glossary.translate("Executive Board", "en") == ["执行局"]
+    assert glossary.translate("the SDGs", "en") == ["可持续发展目标"]
     assert len(glossary.digest) == 12
+
+
+def test_glossary_terms_are_matched_in_text_order_with_spans():
+    assert GLOSSARY.matches("选举主席", "zh") == [(0, 2, ("election",)), (2, 4, ("President", "Chair"))]
 
 
 def test_glossary_rejects_malformed_line(tmp_path):
     path = tmp_path / "terms.tsv"
-    path.write_text("# comment\n执行局\tExecutive Board\n主席 President\n", encoding="utf-8")
+    path.write_text("# comment\nbody\t执行局\tExecutive Board\ntitle\t主席 President\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"terms\.tsv:3"):
         load_glossary(path)
 
