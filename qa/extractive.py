@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from indexer.corpus import Corpus
 from indexer.lexical import unseen_idf
 from indexer.paragraph import Paragraph
+from indexer.sentences import split_sentences
 from indexer.tokenize import Tokenizer
 from qa.citation import marker
 from qa.evidence import coverage, term_idf
@@ -30,7 +31,6 @@ from qa.question_type import (
     question_focus,
 )
 from qa.retrieve import Retrieved
-from qa.sentences import split_sentences
 
 _ANNEX = re.compile(r"附件\s*\[\s*\]|annex\s*\[\s*\]", re.IGNORECASE)
 PARAGRAPH_RANK_BONUS = 0.08

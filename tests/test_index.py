@@ -19,12 +19,13 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from indexer.build import current_build, lexical_text
+from indexer.build import SENTENCE_ROWS, SENTENCE_VECTORS, current_build, lexical_text, sentence_rows
 from indexer.corpus import load_corpus
 from indexer.embedder import DenseStatus
 from indexer.lexical import LexicalIndex
 from indexer.live import LiveIndex
 from indexer.manifest import Manifest
+from indexer.sentences import split_sentences, splitter_digest
 from indexer.store import ChromaStore, VectorEntry, where_all
 from recordqa.factories import ensure_index, make_embedders, make_tokenizer, stale_reasons
 from recordqa.settings import PROJECT_ROOT
@@ -65,14 +66,17 @@ def test_dense_build_writes_manifest(dense_build, tiny_model):
 
     manifest = Manifest.read(build / "manifest.json")
     assert manifest.build_id == summary.build_id
-    assert manifest.dense == {"model": str(tiny_model), "languages": None, "dimensions": 32, "reason": None}
+    assert manifest.dense == {"model": str(tiny_model), "label": str(tiny_model), "languages": None, "dimensions": 32,
+                              "reason": None,
+                              "sentences": {"vectors": summary.sentence_vectors, "splitter": splitter_digest()}}
     assert manifest.index_key == settings.index_key()
     assert manifest.settings["embedding_model"] == str(tiny_model)
     assert manifest.settings["window_overlap_tokens"] == 8
     for library in ("chromadb", "sentence-transformers", "transformers", "torch", "bm25s", "jieba"):
         assert manifest.versions[library] == metadata.version(library)
     assert manifest.counts == {"paragraphs": PARAGRAPHS, "languages": ["en", "zh"],
-                               "vector_entries": summary.vector_entries}
+                               "vector_entries": summary.vector_entries,
+                               "sentence_vectors": summary.sentence_vectors}
     sources = {s["lang"]: s for s in manifest.sources}
     assert sorted(sources) == ["en", "zh"]
     for lang, source in sources.items():
@@ -109,6 +113,62 @@ def test_dense_build_stores_one_vector_per_window(dense_build):
     assert {k: [v[i] for i in sorted(v)] for k, v in seen.items()} == windows
 
 
+def test_dense_build_stores_a_vector_per_sentence_aligned_with_split_sentences(dense_build):
+    settings, [embedder], _, summary = dense_build
+    build = current_build(settings.index_dir)
+    corpus = load_corpus([settings.records_dir])
+    expected = [(p.key, p.lang, s) for p in corpus.paragraphs() for s in split_sentences(p.text, p.lang)]
+
+    rows = json.loads((build / SENTENCE_ROWS).read_text(encoding="utf-8"))
+    matrix = np.load(build / SENTENCE_VECTORS)
+    assert [(r["key"], r["lang"], r["text"]) for r in rows] == expected
+    assert matrix.dtype == np.float32 and matrix.shape == (len(expected), 32)
+    assert summary.sentence_vectors == len(expected) > 2 * len(corpus.keys()) * 2
+    assert summary.sentences_embedded == len({text for _, _, text in expected}) and summary.sentences_reused == 0
+    np.testing.assert_allclose(np.linalg.norm(matrix, axis=1), 1.0, atol=1e-4)
+
+    index = LiveIndex.open(settings.index_dir)
+    assert index.has_sentence_vectors
+    for paragraph in corpus.paragraphs():
+        sentences, vectors = index.sentence_vectors(paragraph.key, paragraph.lang)
+        assert sentences == split_sentences(paragraph.text, paragraph.lang)
+        assert vectors is not None and vectors.shape == (len(sentences), 32)
+    sentences, vectors = index.sentence_vectors("HSP-HA-1:3", "en")
+    np.testing.assert_allclose(vectors, embedder.embed_documents(sentences), atol=1e-5)
+    assert index.sentence_vectors("HSP-HA-1:999", "en") == ([], None)
+
+
+def test_sentence_vectors_only_for_the_languages_the_model_serves(tmp_path, jieba_cache, make_settings, tiny_model):
+    from indexer.embedder import SentenceTransformerEmbedder, load_sentence_transformer
+
+    settings = make_settings(tmp_path, jieba_cache, embedding_model=str(tiny_model), window_overlap_tokens=8)
+    english = SentenceTransformerEmbedder(load_sentence_transformer(str(tiny_model)), name=str(tiny_model),
+                                          languages=frozenset({"en"}), overlap=8)
+    ensure_index(settings, embedders=[english], dense=DenseStatus(english.name, english.languages, None),
+                 progress=False)
+    corpus = load_corpus([settings.records_dir])
+    index = LiveIndex.open(settings.index_dir)
+
+    assert {row["lang"] for row in sentence_rows(corpus, english)} == {"en"}
+    en_sentences, en_vectors = index.sentence_vectors("HSP-HA-1:3", "en")
+    zh_sentences, zh_vectors = index.sentence_vectors("HSP-HA-1:3", "zh")
+    assert en_vectors is not None and en_vectors.shape == (len(en_sentences), 32)
+    assert zh_sentences == split_sentences(corpus.get("HSP-HA-1:3", "zh").text, "zh") and zh_vectors is None
+
+
+def test_a_changed_sentence_splitter_marks_a_dense_index_stale(dense_build, monkeypatch):
+    settings, _, dense, _ = dense_build
+    assert stale_reasons(settings, make_tokenizer(settings), dense) == []
+
+    monkeypatch.setattr("indexer.build.splitter_digest", lambda: "another")
+
+    assert stale_reasons(settings, make_tokenizer(settings), dense) == [
+        "sentence splitter changed, or the index has no sentence vectors"]
+    # A lexical-only index has no sentence vectors to go stale.
+    assert stale_reasons(settings, make_tokenizer(settings), DenseStatus(None, None, "off")) == [
+        f"dense model is now off but the index was built with {dense.model}"]
+
+
 def test_every_window_starts_at_a_word_and_fits_the_model(dense_build):
     settings, [embedder], _, _ = dense_build
     corpus = load_corpus([settings.records_dir])
@@ -143,10 +203,14 @@ def test_lexical_only_build_has_no_vectors(built_index):
     assert manifest.dense["model"] is None
     assert manifest.counts["vector_entries"] == 0
     assert not (build / "chroma").exists()
+    assert not (build / SENTENCE_VECTORS).exists() and manifest.counts["sentence_vectors"] == 0
     assert sorted(p.name for p in (build / "lexical").iterdir()) == ["en", "zh"]
     index = LiveIndex.open(built_index.index_dir)
     assert index.store is None and index.dense_model is None
     assert index.corpus.keys() == KEYS
+    assert not index.has_sentence_vectors
+    paragraph = index.corpus.get("HSP-HA-1:3", "zh")
+    assert index.sentence_vectors("HSP-HA-1:3", "zh") == (split_sentences(paragraph.text, "zh"), None)
 
 
 def test_rerunning_a_current_build_is_a_no_op(dense_build):
@@ -173,6 +237,7 @@ def test_changed_record_is_stale_and_only_changed_windows_are_embedded(tmp_path,
     first = ensure_index(settings, embedders=embedders, dense=dense, progress=False)
     old_corpus = load_corpus([records])
     old_store = {e.id: e for e in ChromaStore.on_disk(current_build(settings.index_dir) / "chroma").entries()}
+    old_sentences = LiveIndex.open(settings.index_dir)
 
     en = records / "HSP-HA-1" / "en.txt"
     text = en.read_text(encoding="utf-8")
@@ -207,6 +272,20 @@ def test_changed_record_is_stale_and_only_changed_windows_are_embedded(tmp_path,
         else:
             np.testing.assert_allclose(entry.embedding, old_store[entry.id].embedding, atol=1e-6)
     assert any("Türkiye" in e.text for e in new_store.entries())
+    # Only the changed sentence of ¶45 is embedded again; every other sentence vector is copied.
+    new_index = LiveIndex.open(settings.index_dir)
+    changed_sentences = 0
+    for paragraph in new_corpus.paragraphs():
+        old_texts, old_vectors = old_sentences.sentence_vectors(paragraph.key, paragraph.lang)
+        texts, vectors = new_index.sentence_vectors(paragraph.key, paragraph.lang)
+        for i, text in enumerate(texts):
+            if i < len(old_texts) and old_texts[i] == text:
+                np.testing.assert_allclose(vectors[i], old_vectors[i], atol=1e-6)
+            else:
+                changed_sentences += 1
+                assert paragraph.key == "HSP-HA-1:45" and "Türkiye" in text
+    assert changed_sentences == 1 == second.sentences_embedded
+    assert second.sentences_reused == second.sentence_vectors - 1
     assert stale_reasons(settings, make_tokenizer(settings), dense) == []
     # The replaced build is kept for readers that still have it open; older ones are pruned.
     assert sorted(p.name for p in (settings.index_dir / "builds").iterdir()) == sorted(

@@ -5,6 +5,7 @@ import pytest
 
 from eval.metrics import contains_accepted, hit_at, mean, normalise, percentile
 from indexer.glossary import Glossary, load_glossary
+from indexer.sentences import split_sentences
 from indexer.tokenize import Tokenizer
 from qa.answer import QuestionError
 from qa.citation import cited_numbers, marker, normalise_markers, validate
@@ -20,7 +21,6 @@ from qa.question_type import (
     outcome_terms,
     question_anchors,
 )
-from qa.sentences import split_sentences
 
 # --- citations ----------------------------------------------------------------------------------------
 

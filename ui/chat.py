@@ -31,8 +31,9 @@ def status_markdown(service: Service, ui_lang: str) -> str:
     mode = label(ui_lang, "extractive") if status["mode"] == "extractive" else f"LLM {status['mode'][4:]}"
     dense = status["dense"]
     if dense["on"]:
-        scope = "/".join(dense["languages"])
-        dense_text = f"{label(ui_lang, 'dense_on')} ({escape_text(dense['model'])}; {scope})"
+        languages = "/".join(dense["languages"])
+        scope = languages if dense["all_languages"] else label(ui_lang, "dense_only", languages=languages)
+        dense_text = f"{label(ui_lang, 'dense_on')} ({escape_text(dense['label'])}; {scope})"
     else:
         dense_text = label(ui_lang, "dense_off")
     return f"{label(ui_lang, 'mode')}: {escape_text(mode)} · {label(ui_lang, 'dense')}: {dense_text}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 
 from indexer.corpus import Corpus
+from indexer.sentences import split_sentences
 from qa.language import question_language
-from qa.sentences import split_sentences
 
 _MIN_OVERLAP = 0.5
 

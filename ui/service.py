@@ -84,7 +84,9 @@ class Service:
             "dense": {
                 "on": bool(dense.get("model")),
                 "model": dense.get("model"),
+                "label": (dense.get("label") or dense.get("model")) if dense.get("model") else None,
                 "languages": dense.get("languages") or (index.corpus.languages if dense.get("model") else []),
+                "all_languages": bool(dense.get("model")) and not dense.get("languages"),
                 "reason": dense.get("reason"),
             },
             "retrieval": self.settings.retrieval_mode,

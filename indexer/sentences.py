@@ -1,8 +1,16 @@
-"""Split paragraph text into sentences (and list lines) for quoting. Pure."""
+"""Split paragraph text into sentences (and list lines): what answers quote and what the index
+embeds one by one (``sentences.npy``). Pure.
+
+The splitter's own source is hashed into the index (``splitter_digest``), so changing how text
+is cut marks a dense index stale instead of misaligning stored sentence vectors.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import re
+from functools import cache
+from pathlib import Path
 
 _ZH_END = re.compile(r"(?<=[。！？；])")
 _EN_END = re.compile(
@@ -35,3 +43,9 @@ def split_sentences(text: str, lang: str) -> list[str]:
         else:
             merged.append(piece)
     return merged
+
+
+@cache
+def splitter_digest() -> str:
+    """Hash of this module's source: the sentences an index stored are the ones this code cuts."""
+    return hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
