@@ -14,26 +14,27 @@ from eval.run import assemble, configuration_result, provenance, run_items, writ
 from eval.systems import Endpoint, InProcess
 from recordqa.settings import Settings
 
-THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7)
+THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 def abstention_tradeoff(answerer, dataset: list[dict], thresholds=THRESHOLDS) -> list[dict]:
-    """Re-answer the dataset at several evidence thresholds: what abstaining more buys and costs."""
+    """Re-answer the dataset at several answerability thresholds (the probability below which the
+    extractive answerer does not answer): what abstaining more buys and costs."""
     from eval.metrics import abstention_scores, mean
 
-    original = answerer.options.min_evidence
+    original = answerer.extractive.answer_threshold
     points = []
     try:
         for threshold in thresholds:
-            answerer.options.min_evidence = threshold
+            answerer.extractive.answer_threshold = threshold
             items, _ = run_items(InProcess(answerer), dataset, progress=False)
             scores = abstention_scores([i["answerable"] for i in items], [i["abstained"] for i in items])
-            points.append({"min_evidence": threshold, "false_abstention_rate": scores["false_abstention_rate"],
+            points.append({"answer_threshold": threshold, "false_abstention_rate": scores["false_abstention_rate"],
                            "abstention_recall": scores["recall"],
                            "answer_accuracy": mean([i["scores"]["answer_accuracy"] for i in items
                                                     if i["scores"]["answer_accuracy"] is not None])})
     finally:
-        answerer.options.min_evidence = original
+        answerer.extractive.answer_threshold = original
     return points
 
 
@@ -118,7 +119,7 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
         if sweep and prepared and not interrupted:
             # Sweep the configured retrieval mode when it was run, else the first one.
             swept = next((p for p in prepared if p.name == settings.retrieval_mode), prepared[0])
-            log(f"abstention trade-off: re-answering with {swept.name} at several evidence thresholds")
+            log(f"abstention trade-off: re-answering with {swept.name} at several answerability thresholds")
             points = abstention_tradeoff(swept.answerer, dataset)
             tradeoff = [{**point, "configuration": swept.name} for point in points]
     run["judge"] = judge_note

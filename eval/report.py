@@ -329,7 +329,7 @@ def html_report(results: dict, *, corpus=None) -> str:
     points = [(n, configs[n]["overall"].get("false_abstention_rate") or 0.0,
                configs[n]["overall"].get("abstention_recall") or 0.0) for n in names]
     for point in results.get("tradeoff", []):
-        points.append((f"{point.get('configuration', '')} evidence threshold@{point['min_evidence']:g}",
+        points.append((f"{point.get('configuration', '')} answer threshold@{point['answer_threshold']:g}",
                        point["false_abstention_rate"] or 0.0,
                        point["abstention_recall"] or 0.0))
     out.append(scatter(points, "Abstention trade-off", "false abstention rate (answerable questions)",

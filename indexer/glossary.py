@@ -87,10 +87,12 @@ def translate_terms(text: str, source: str, glossary: Glossary, dictionary: Dict
     terms: dict[str, float] = {}
     rest = list(text)
     for start, end, targets in glossary.matches(text, source):
-        for target in targets:
-            terms[target] = GLOSSARY_WEIGHT
+        # The entry's main form only: its aliases (the long official name) would add every
+        # sub-word of that name as a query term.
+        if targets:
+            terms[targets[0]] = GLOSSARY_WEIGHT
         # Blank the matched span so the dictionary does not translate its words again.
         rest[start:end] = " " * (end - start)
-    for target in dictionary.translate("".join(rest), source):
+    for target in (dictionary.translate("".join(rest), source) if dictionary is not None else ()):
         terms.setdefault(target, DICTIONARY_WEIGHT)
     return terms

@@ -10,6 +10,7 @@ sentences, as position then proves nothing).
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from indexer.corpus import Corpus
 from indexer.sentences import split_sentences
@@ -50,4 +51,4 @@ def in_language(draft: Draft, corpus: Corpus, source: str, target: str) -> Draft
     quotes: dict[str, str] = {}
     for sentence, key in pieces:
         quotes[key] = f"{quotes[key]} {sentence}" if key in quotes else sentence
-    return Draft(text, False, None, quotes)
+    return replace(draft, text=text, quotes=quotes)

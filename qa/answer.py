@@ -16,6 +16,11 @@ class Answer(BaseModel):
     answer: str
     abstained: bool
     reason: str | None = Field(None, description="Why the answer abstains, when it does.")
+    outcome: str = Field(
+        "answer", description="'answer'; 'indirect' (the record does not state this directly: the closest "
+        "passages are cited, no claim is made, counted as an abstention); or 'abstain'.")
+    confidence: float | None = Field(
+        None, description="Calibrated probability that the record answers the question (extractive answers).")
     citations: list[Citation] = []
     retrieved: list[str] = Field([], description="Ranked paragraph numbers retrieved for the question.")
     mode: str = Field(description="extractive, or llm:<model>.")
@@ -24,9 +29,11 @@ class Answer(BaseModel):
     notices: list[str] = []
     timings_ms: dict[str, float] = {}
     settings_hash: str = ""
+    explain: dict | None = Field(None, description="With explain: the question's analysis and the decision's features.")
 
     def public_json(self) -> dict:
-        return self.model_dump(mode="json")
+        # 'explain' appears only when asked for, so the usual JSON keeps its documented keys.
+        return self.model_dump(mode="json", exclude={"explain"} if self.explain is None else None)
 
 
 class QuestionError(ValueError):

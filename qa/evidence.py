@@ -1,19 +1,14 @@
 """How well a text covers a question: IDF-weighted share of the question's terms it contains.
 
-Pure functions; used to rank sentences and to decide when the evidence is too weak to answer.
+Pure functions; coverage is one of the answer models' features and the retriever's evidence.
 A question term that occurs nowhere in the record weighs as much as the rarest term, so a
 question about something the record never mentions scores low.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
-# Words of a question that say how it asks, not what it asks about (stemmed, as the tokenizer gives them).
-QUESTION_FILLER = frozenset("accord want find turn happen mention describ talk kind type thing way".split())
-# A Chinese question word ("几点钟", "什么样") is no term to look for in the record.
-_ZH_INTERROGATIVE = re.compile(r"几|哪|谁|什么|多少|怎|^做些$")
 # A question term the record never uses: when the question names it (a person, a country, a number)
 # it weighs as the rarest term, so a question about something absent scores low; an ordinary word
 # (a paraphrase: "envoys" for "ambassadors") weighs this share of that.
@@ -34,18 +29,6 @@ def coverage(query: Mapping[str, float], text_tokens: Iterable[str], idf: Mappin
         if term in present:
             hit += w
     return hit / total if total else 0.0
-
-
-def weighted_terms(tokens: list[str], context_tokens: list[str] = (), context_weight: float = 0.3) -> dict[str, float]:
-    """Distinct terms with weights: question terms 1.0, terms only from earlier turns ``context_weight``.
-    Question filler ('according', 'want') and Chinese question words are left out."""
-    terms = {t: context_weight for t in context_tokens if is_content(t)}
-    terms.update({t: 1.0 for t in tokens if is_content(t)})
-    return terms
-
-
-def is_content(term: str) -> bool:
-    return bool(term) and term not in QUESTION_FILLER and not _ZH_INTERROGATIVE.search(term)
 
 
 def term_idf(terms: Iterable[str], idf: Mapping[str, float], unseen: float,

@@ -7,19 +7,10 @@ pronoun, is searched together with the previous user question, which weighs less
 
 from __future__ import annotations
 
-import re
-
 from langchain_core.language_models import BaseChatModel
 
+from qa.language_pack import LanguagePack
 from qa.prompt import Prompts
-
-_EN_CONTINUATION = re.compile(
-    r"^(and|also|but|what about|how about|who else|what else|then|so)\b|\b(he|she|it|they|him|her|them|his|its|"
-    r"their|this|that|these|those|there)\b", re.IGNORECASE,
-)
-_ZH_CONTINUATION = re.compile(r"^(那么|那|还有|另外|而|并且|以及|此外)|呢[？?]?$|(他|她|它|他们|她们|该|此|这|那)")
-SHORT_WORDS = 5
-SHORT_CHARS = 10
 
 
 def user_turns(history: list[dict], limit: int) -> list[str]:
@@ -28,16 +19,19 @@ def user_turns(history: list[dict], limit: int) -> list[str]:
     return turns[-limit:] if limit else []
 
 
-def is_follow_up(question: str, lang: str) -> bool:
-    if lang == "zh":
-        return len(question) <= SHORT_CHARS or bool(_ZH_CONTINUATION.search(question))
-    return len(question.split()) <= SHORT_WORDS or bool(_EN_CONTINUATION.search(question))
+def is_follow_up(question: str, pack: LanguagePack) -> bool:
+    """Short, or opening like a continuation / referring back (the pack's ``continuation`` cue)."""
+    if "short_chars" in pack.limits:
+        short = len(question) <= pack.limits["short_chars"]
+    else:
+        short = len(question.split()) <= pack.limits.get("short_words", 0)
+    return short or bool(pack.patterns["continuation"].search(question))
 
 
-def heuristic_context(question: str, history: list[dict], *, lang: str, turns: int) -> str:
+def heuristic_context(question: str, history: list[dict], *, pack: LanguagePack, turns: int) -> str:
     """Earlier user text to search along with the question; '' when it stands alone."""
     earlier = user_turns(history, turns)
-    if not earlier or not is_follow_up(question, lang):
+    if not earlier or not is_follow_up(question, pack):
         return ""
     return earlier[-1]
 

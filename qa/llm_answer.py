@@ -11,9 +11,11 @@ from langchain_core.language_models import BaseChatModel
 
 from indexer.corpus import Corpus
 from indexer.sentences import split_sentences
+from qa.analysis import QuestionAnalysis
 from qa.citation import cited_numbers, marker, validate
-from qa.extractive import Draft, abstention
+from qa.extractive import Draft
 from qa.language import question_language
+from qa.language_pack import Packs
 from qa.prompt import Prompts
 
 LANGUAGE_NAMES = {"zh": "Chinese (简体中文)", "en": "English"}
@@ -52,11 +54,14 @@ def parse_reply(content: str) -> tuple[str, list[str]]:
     return content.strip(), cited_numbers(content)
 
 
-def llm_answer(question: str, keys: list[str], corpus: Corpus, *, lang: str, llm: BaseChatModel,
-               prompts: Prompts) -> Draft:
+def llm_answer(question: QuestionAnalysis, keys: list[str], corpus: Corpus, *, llm: BaseChatModel,
+               prompts: Prompts, packs: Packs) -> Draft:
+    """The LLM's answer to the analysed question (its follow-up context folded in), in the answer language."""
+    lang = question.answer_lang
+    asked = f"{question.context} {question.text}" if question.context else question.text
     messages = prompts.answer.format_messages(
         language=LANGUAGE_NAMES.get(lang, lang), paragraphs=format_paragraphs(keys, corpus, lang),
-        question=question,
+        question=asked,
     )
     try:
         reply = llm.invoke(messages)
@@ -70,8 +75,9 @@ def llm_answer(question: str, keys: list[str], corpus: Corpus, *, lang: str, llm
     checked = validate(text, keys, extra_refs=refs, single_record=single)
     if not checked.keys:
         if _REFUSAL.search(text):
-            return Draft(checked.text, True, checked.text, {})
-        return abstention(lang, "nothing")
+            return Draft(checked.text, True, checked.text, {}, outcome="abstain")
+        nothing = packs[lang].message("nothing")
+        return Draft(nothing, True, nothing, {}, outcome="abstain")
     if question_language(checked.text) != lang:
         raise LLMFailure(f"the model answered in the wrong language (expected {lang})")
     quotes = {key: _quote(corpus, key, lang, checked.text) for key in checked.keys}

@@ -14,22 +14,20 @@ from dataclasses import dataclass, field
 from langchain_core.language_models import BaseChatModel
 
 from indexer.live import LiveIndex
-from indexer.tokenize import Tokenizer
 from qa.alignment import in_language
+from qa.analysis import QuestionAnalyser
 from qa.answer import Answer, Citation, QuestionError
-from qa.extractive import Draft, extractive_answer
+from qa.extractive import Draft, ExtractiveAnswerer
 from qa.followup import condense, heuristic_context
 from qa.language import question_language
 from qa.llm_answer import LLMFailure, llm_answer
 from qa.prompt import Prompts
-from qa.retrieve import Query, Retriever, elapsed_ms
+from qa.retrieve import Retriever, elapsed_ms
 
 
 @dataclass
 class AnswerOptions:
-    answer_paragraphs: int = 3
-    max_sentences: int = 2
-    min_evidence: float = 0.5
+    answer_paragraphs: int = 5
     max_question_chars: int = 2000
     history_turns: int = 3
     settings_hash: str = ""
@@ -39,7 +37,8 @@ class AnswerOptions:
 class Answerer:
     index: LiveIndex
     retriever: Retriever
-    tokenizer: Tokenizer
+    analyser: QuestionAnalyser
+    extractive: ExtractiveAnswerer
     options: AnswerOptions = field(default_factory=AnswerOptions)
     llm: BaseChatModel | None = None
     llm_name: str = ""
@@ -51,7 +50,8 @@ class Answerer:
     def mode(self) -> str:
         return f"llm:{self.llm_name}" if self.llm is not None else "extractive"
 
-    def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None) -> Answer:
+    def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None, *,
+            explain: bool = False) -> Answer:
         started = time.perf_counter()
         question = clean_question(question, self.options.max_question_chars)
         # The record is searched and weighed in the language the question is written in; an
@@ -62,37 +62,21 @@ class Answerer:
         notices = list(self.notices)
         timings: dict[str, float] = {}
 
-        query = Query(question, asked_in)
-        standalone = None
-        if history:
-            t = time.perf_counter()
-            query, standalone, notice = self._standalone(question, history, asked_in)
-            timings["condense"] = elapsed_ms(t)
-            if notice:
-                notices.append(notice)
-
-        t = time.perf_counter()
-        retrieved = self.retriever.retrieve(query)
-        timings["retrieval"] = elapsed_ms(t)
-        timings.update({f"retrieval.{k}": v for k, v in retrieved.timings_ms.items()})
+        analysis, retrieved, standalone = self.prepare(question, history, lang, notices=notices, timings=timings)
 
         t = time.perf_counter()
         mode = "extractive"
         draft: Draft | None = None
         if self.llm is not None and self.prompts is not None and retrieved.keys:
             try:
-                draft = llm_answer(query.text if not query.context else f"{query.context} {query.text}",
-                                   retrieved.keys[: max(self.options.answer_paragraphs, 5)], self.index.corpus,
-                                   lang=lang, llm=self.llm, prompts=self.prompts)
+                draft = llm_answer(analysis, retrieved.keys[: max(self.options.answer_paragraphs, 5)],
+                                   self.index.corpus, llm=self.llm, prompts=self.prompts,
+                                   packs=self.extractive.packs)
                 mode = self.mode
             except LLMFailure as exc:
                 notices.append(f"{exc}; showing the extractive answer instead")
         if draft is None:
-            draft = extractive_answer(
-                query.text, retrieved, self.index.corpus, self.tokenizer, lang=asked_in,
-                paragraphs=self.options.answer_paragraphs, max_sentences=self.options.max_sentences,
-                min_evidence=self.options.min_evidence,
-            )
+            draft = self.extractive.answer(analysis, retrieved, explain=explain)
             draft = in_language(draft, self.index.corpus, asked_in, lang)
         timings["answer"] = elapsed_ms(t)
         timings["total"] = elapsed_ms(started)
@@ -101,26 +85,57 @@ class Answerer:
             Citation(paragraph=key.rpartition(":")[2], record=key.rpartition(":")[0], quote=quote)
             for key, quote in draft.quotes.items()
         ]
+        details = None
+        if explain:
+            details = {"analysis": analysis.explain(), "decision": draft.explain}
         return Answer(
             question=question, answer=draft.text, abstained=draft.abstained, reason=draft.reason,
+            outcome=draft.outcome, confidence=draft.confidence,
             citations=citations, retrieved=[k.rpartition(":")[2] for k in retrieved.keys], mode=mode, lang=lang,
             standalone_question=standalone, notices=notices, timings_ms=timings,
-            settings_hash=self.options.settings_hash,
+            settings_hash=self.options.settings_hash, explain=details,
         )
 
-    def _standalone(self, question: str, history: list[dict], lang: str) -> tuple[Query, str | None, str | None]:
+    def prepare(self, question: str, history: list[dict], lang: str, *, notices: list[str] | None = None,
+                timings: dict[str, float] | None = None):
+        """(analysis, retrieved, the question as searched): the question made standalone, analysed
+        once, and retrieved for. ``question`` is already clean; ``lang`` is the answer language."""
+        notices = notices if notices is not None else []
+        timings = timings if timings is not None else {}
+        asked_in = question_language(question)
+        text, context, standalone = question, "", None
+        if history:
+            t = time.perf_counter()
+            text, context, standalone, notice = self._standalone(question, history, asked_in)
+            timings["condense"] = elapsed_ms(t)
+            if notice:
+                notices.append(notice)
+        # The one analysis of the question: retrieval and both answerers read it, nothing re-parses.
+        t = time.perf_counter()
+        analysis = self.analyser.analyse(text, lang, context=context)
+        timings["analysis"] = elapsed_ms(t)
+        t = time.perf_counter()
+        retrieved = self.retriever.retrieve(analysis)
+        timings["retrieval"] = elapsed_ms(t)
+        timings.update({f"retrieval.{k}": v for k, v in retrieved.timings_ms.items()})
+        return analysis, retrieved, standalone
+
+    def _standalone(self, question: str, history: list[dict], lang: str) -> tuple[str, str, str | None, str | None]:
+        """(text to analyse, earlier context, the question as searched, notice)."""
         if self.llm is not None and self.prompts is not None:
             try:
                 rewritten = condense(question, history, lang=lang, llm=self.llm, prompts=self.prompts,
                                      turns=self.options.history_turns)
                 if question_language(rewritten) == lang:
-                    return Query(rewritten, lang), rewritten, None
+                    return rewritten, "", rewritten, None
             except Exception as exc:  # the rewrite is an aid; without it the heuristic still works
                 notice = f"follow-up rewrite failed ({type(exc).__name__}); using the conversation heuristically"
-                context = heuristic_context(question, history, lang=lang, turns=self.options.history_turns)
-                return Query(question, lang, context), _joined(context, question), notice
-        context = heuristic_context(question, history, lang=lang, turns=self.options.history_turns)
-        return Query(question, lang, context), _joined(context, question), None
+                context = heuristic_context(question, history, pack=self.extractive.packs[lang],
+                                            turns=self.options.history_turns)
+                return question, context, _joined(context, question), notice
+        context = heuristic_context(question, history, pack=self.extractive.packs[lang],
+                                            turns=self.options.history_turns)
+        return question, context, _joined(context, question), None
 
 
 def clean_question(question: str, max_chars: int) -> str:

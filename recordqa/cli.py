@@ -40,12 +40,14 @@ def main(argv: list[str] | None = None) -> int:
     from indexer.live import IndexMissing
     from indexer.record import RecordError
     from qa.answer import QuestionError
+    from qa.answer_model import AnswerModelError
+    from qa.language_pack import PackError
     from qa.prompt import PromptError
 
     try:
         return args.func(args, settings)
     # RecordError and PromptError are ValueErrors but are failures of the installation, not bad input.
-    except (RecordError, PromptError, IndexMissing, EmbedderUnavailable) as exc:
+    except (RecordError, PromptError, IndexMissing, EmbedderUnavailable, AnswerModelError, PackError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (QuestionError, ValueError) as exc:
@@ -75,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--lang", choices=["zh", "en"], help="answer language (default: the question's)")
+    p.add_argument("--explain", action="store_true",
+                   help="also show the question's analysis and the features behind the decision")
 
     p = command("show", cmd_show, "Print one paragraph in every language.")
     p.add_argument("paragraph", help="paragraph number, e.g. 45 (or RECORD:45)")
@@ -105,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("a", type=Path)
     d.add_argument("b", type=Path)
     d.add_argument("--json", action="store_true", help="print the diff as JSON")
+    f = eval_sub.add_parser("fit", help="fit the sentence-selection and answerability models on the fit split, "
+                            "print cross-validated figures, write qa/answer_model.json")
+    f.add_argument("--out", dest="fit_out", type=Path, help="model file (default: RECORDQA_ANSWER_MODEL)")
     b = eval_sub.add_parser("export-beir", help="write the record and dataset in the BEIR layout")
     b.add_argument("dir", type=Path)
     b.add_argument("--dataset", dest="beir_dataset", type=Path, help="dataset (default: the shipped benchmark)")
@@ -167,17 +174,20 @@ def _answerer(settings: Settings, *, log_build: bool = True):
 
 def cmd_ask(args, settings: Settings) -> int:
     answerer = _answerer(settings)
-    answer = answerer.ask(args.question, lang=args.lang)
+    answer = answerer.ask(args.question, lang=args.lang, explain=args.explain)
     for notice in answer.notices:
         _note(notice)
     if args.json:
         print(json.dumps(answer.public_json(), ensure_ascii=False, indent=2))
         return 0
     print(answer.answer)
-    if answer.citations:
+    if answer.citations and answer.outcome == "answer":
         print()
         for citation in answer.citations:
             print(f"[¶{citation.paragraph}] {citation.quote}")
+    if args.explain and answer.explain:
+        print()
+        print(json.dumps(answer.explain, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -294,8 +304,11 @@ def cmd_serve(args, settings: Settings) -> int:
     answerer = _answerer(settings)
     for notice in answerer.notices:
         _note(notice)
-    # Warm up jieba and the embedder now, so the first visitor does not wait for them.
-    for question in ("人居大会", "Assembly"):
+    # Warm up jieba, the dictionary and the embedder now, so the first visitor does not wait for them;
+    # the questions come from the loaded records, as the chat's examples do.
+    from ui.record_card import example_questions
+
+    for question in example_questions(answerer.index.corpus, answerer.extractive.packs)[:2]:
         answerer.ask(question)
     app = create_app(settings, answerer)
     sock = socket.socket(socket.AF_INET6 if ":" in args.host else socket.AF_INET)
@@ -321,6 +334,11 @@ def cmd_eval(args, settings: Settings) -> int:
         return _eval_diff(args)
     if args.eval_command == "export-beir":
         return _eval_export_beir(args, settings)
+    if args.eval_command == "fit":
+        from eval.fit import run_fit
+
+        run_fit(settings, out=args.fit_out, log=print)
+        return 0
     from eval.harness import evaluate
 
     results = evaluate(settings, args.dataset, args.out, compare=args.compare, endpoint=args.endpoint,

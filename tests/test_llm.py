@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from qa.extractive import message
+from qa.language_pack import load_packs
 from qa.prompt import PromptError, load_prompts
 from recordqa.factories import make_answerer
 from recordqa.settings import PROJECT_ROOT
@@ -97,7 +97,7 @@ def test_reply_without_a_valid_citation_abstains(llm_settings, fake_llm, reply):
 
     assert answer.abstained
     assert answer.citations == []
-    assert answer.answer == message("zh", "nothing")
+    assert answer.answer == load_packs()["zh"].message("nothing")
     assert "Martha" not in answer.answer
     assert answer.mode == "llm:fake"
 

@@ -9,18 +9,9 @@ from indexer.sentences import split_sentences
 from indexer.tokenize import Tokenizer
 from qa.answer import QuestionError
 from qa.citation import cited_numbers, marker, normalise_markers, validate
-from qa.evidence import UNSEEN_COMMON_SHARE, coverage, term_idf, weighted_terms
+from qa.evidence import UNSEEN_COMMON_SHARE, coverage, term_idf
 from qa.fusion import reciprocal_rank_fusion
 from qa.pipeline import clean_question
-from qa.question_type import (
-    asks_vote_count,
-    countries_in,
-    expected_answer,
-    holds,
-    names_someone,
-    outcome_terms,
-    question_anchors,
-)
 
 # --- citations ----------------------------------------------------------------------------------------
 
@@ -186,14 +177,6 @@ def test_coverage_all_and_none():
     assert coverage(query, ["peralta", "delgado"], idf, unseen=5.0) == 1.0
     assert coverage(query, ["sharif"], idf, unseen=5.0) == 0.0
     assert coverage({}, ["sharif"], idf, unseen=5.0) == 0.0
-
-
-def test_weighted_terms_question_terms_outweigh_context():
-    assert weighted_terms(["elect", "presid", ""], ["presid", "session"]) == {
-        "presid": 1.0,
-        "session": 0.3,
-        "elect": 1.0,
-    }
 
 
 # --- glossary -----------------------------------------------------------------------------------------
@@ -399,137 +382,8 @@ def test_non_text_question_rejected():
         clean_question(None, 100)
 
 
-# --- question types and what a question names -----------------------------------------------------------
-
-
-@pytest.mark.parametrize("question, lang, kind", [
-    ("Which country is Martha Delgado Peralta from?", "en", "country"),
-    ("Which Latin American and Caribbean States were elected?", "en", "country"),
-    ("哪些东欧国家进入了执行局？", "zh", "country"),
-    ("拉丁美洲和加勒比国家在执行局中分到几个席位？", "zh", "count"),
-    ("Which General Assembly resolution replaced the Governing Council?", "en", "reference"),
-    ("本届会议的议程是依据议事规则哪一条通过的？", "zh", "reference"),
-    ("人居大会是在第几次会议上决定设立起草委员会的？", "zh", "ordinal"),
-    ("At which meeting was the drafting committee established?", "en", "ordinal"),
-    ("Emma Stephens 女士今年多大年纪？", "zh", "count"),
-    ("What did the Committee suggest should happen to the working group?", "en", None),
-    ("Why was the first session held in Nairobi?", "en", "reason"),
-    ("人居大会为什么决定设立起草委员会？", "zh", "reason"),
-])
-def test_expected_answer_kinds(question, lang, kind):
-    assert expected_answer(question, lang) == kind
-
-
-def test_country_answer_must_be_a_country_the_question_does_not_name():
-    question = "Which country shares a seat with Indonesia?"
-    assert holds("Bahrain and Indonesia would share one seat", "country", question)
-    assert not holds("Indonesia would serve during the first two years", "country", question)
-    assert holds("巴林和印度尼西亚将共享一个席位", "country", "哪个国家与印度尼西亚共用席位？")
-    assert not holds("发展中国家的城市", "country", "哪个国家？")  # 发展中国家 is no mention of China
-
-
-def test_countries_in_either_language():
-    assert countries_in("Ms. Laurie Dando (United States of America) and Iran (Islamic Republic of)") == {
-        "United States of America", "Iran"}
-    assert countries_in("坦桑尼亚联合共和国和印度尼西亚") == {"Tanzania", "Indonesia"}
-
-
-def test_rule_and_item_numbers_are_no_count():
-    assert not holds("invoking rule 42 of the rules of procedure", "count")
-    assert not holds("根据议事规则第 13 条通过了议程", "count")
-    assert not holds("世界城市论坛第九届会议", "count")
-    assert holds("36 members of the Executive Board", "count")
-
-
-def test_reference_kind_wants_the_reference_asked_for():
-    assert holds("invoking rule 42", "reference", "Which rule did she invoke?")
-    assert not holds("contained in document HSP/HA/1/8", "reference", "Which rule did she invoke?")
-    assert holds("its resolution 73/239", "reference", "Which resolution replaced it?")
-    assert holds("《关于难民和移民的纽约宣言》", "reference", "是哪一份宣言？")
-
-
-def test_question_anchors_names_numbers_countries_and_ordinals():
-    anchors = {a.label: a.kind for a in question_anchors("Which country is Martha Delgado Peralta from?", "en")}
-    assert anchors == {"Martha Delgado Peralta": "name"}
-    anchors = {a.label: a.kind for a in question_anchors("2019 年 5 月 31 日的第 8 次全体会议通过了什么？", "zh")}
-    assert anchors == {"第 8 次": "ordinal", "2019": "number", "5": "number", "31": "number"}
-    assert {a.label for a in question_anchors("What did the Minister of Housing of France say?", "en")} == {"France"}
-    assert {a.label for a in question_anchors("James Ohayo 先生是哪国人？", "zh")} == {"James Ohayo"}
-    assert [(a.label, a.kind) for a in question_anchors("How did Mr. Kenyatta put it?", "en")] == [("Kenyatta", "name")]
-    assert {a.label for a in question_anchors("按照姆苏亚女士的说法", "zh")} == {"苏亚"}
-    # Titles, institutions and acronyms are not names.
-    assert question_anchors("Whom did the Goodwill Ambassador want to turn into envoys?", "en") == []
-    assert question_anchors("What did the Kenyan President ask the UN Secretary-General?", "en") == []
-
-
-def test_anchor_found_in_text():
-    [eighth] = question_anchors("the 8th plenary meeting", "en")
-    assert eighth.found_in("第 8 次全体会议") and eighth.found_in("its 8th meeting")
-    assert not eighth.found_in("its 18th meeting") and not eighth.found_in("8 seats")
-    [name] = question_anchors("What did Ridwan Kamil say?", "en")
-    assert name.found_in("Mr. Kamil said")  # a surname is enough
-    [germany] = question_anchors("德国代表说了什么？", "zh")
-    assert germany.found_in("Germany") and germany.found_in("德国") and germany.shown("zh") == "德国"
-
-
-def test_vote_count_questions():
-    assert asks_vote_count("How many votes did Serbia receive?", "en")
-    assert asks_vote_count("How many delegations voted against the election?", "en")
-    assert asks_vote_count("人居大会以多少票赞成通过了议事规则？", "zh")
-    assert not asks_vote_count("大会主席是经过投票选出来的吗？", "zh")
-    assert not asks_vote_count("How did the President respond when a delegate asked for a vote?", "en")
-
-
-def test_outcome_terms_only_for_questions_about_a_final_outcome(tokenizer):
-    assert outcome_terms("人居大会最终是否核准了战略计划？", "zh", tokenizer) == {"核准"}
-    assert outcome_terms("Did the Assembly finally approve the plan?", "en", tokenizer) == {"approv"}
-    assert outcome_terms("Did the Assembly approve the plan?", "en", tokenizer) == set()
-
-
-def test_question_filler_and_chinese_question_words_are_no_terms():
-    assert weighted_terms(["accord", "unep", "几点钟", "开幕"]) == {"unep": 1.0, "开幕": 1.0}
 
 
 def test_unseen_ordinary_words_weigh_less_than_unseen_names():
     weights = term_idf(["envoy", "australia", "cultur"], {"cultur": 2.0}, unseen=4.0, named=["australia"])
     assert weights == {"envoy": UNSEEN_COMMON_SHARE * 4.0, "australia": 4.0, "cultur": 2.0}
-
-
-def test_reason_kind_wants_a_reason():
-    assert holds("In view of the exceptional circumstances, the Committee recommended", "reason")
-    assert holds("鉴于特殊情况，委员会建议", "reason")
-    assert not holds("The session was opened at 10.10 a.m.", "reason")
-
-
-def test_placeholder_symbol_is_no_document_symbol():
-    question = "Which document contains the list of participants?"
-    assert not holds("the list of participants (HSP/HA/1/XX)", "reference", question)
-    assert holds("the list of participants (HSP/HA/1/INF/2)", "reference", question)
-
-
-def test_lone_capitalised_word_is_an_anchor_only_for_the_whole_record():
-    assert [(a.label, a.kind) for a in question_anchors("Why did the Assembly meet in Vienna?", "en")] == [
-        ("Vienna", "word")]
-    assert question_anchors("What did the Kenyan President ask for?", "en") == []  # a demonym
-
-
-def test_durations_answer_how_long():
-    assert holds("a week-long interactive activity", "count")
-    assert holds("为期一周的互动活动", "count")
-
-
-def test_names_someone():
-    assert names_someone("led by Ms. Shipra Narang Suri")
-    assert names_someone("Jobarteh 女士说") and names_someone("迈穆娜·穆罕默德·谢里夫")
-    assert not names_someone("XX Mr./Ms. (Ghana)") and not names_someone("the Assembly elected 36 members")
-
-
-def test_a_roll_of_speakers_is_recognised_and_a_statement_is_not():
-    from qa.extractive import _is_roll
-    roll = ("Opening statements were delivered by Ms. Delgado Peralta (Mexico); Mr. António Guterres (by video); "
-            "Ms. Joyce Msuya, Acting Executive Director of UNEP; Mr. Uhuru Kenyatta, President of Kenya.")
-    assert _is_roll(roll)
-    assert _is_roll("发言的有：墨西哥；巴西；肯尼亚；中国。")
-    speech = ("Ms. Msuya noted that more than 70 per cent of people would live in cities; she stressed growth; "
-              "she called for capacity-building; and she welcomed the Assembly.")
-    assert not _is_roll(speech)

@@ -14,8 +14,9 @@ import gradio as gr
 from fastapi import FastAPI
 
 from qa.answer import QuestionError
-from ui.labels import EXAMPLES, interface_language, label
+from ui.labels import interface_language, label
 from ui.markup import answer_markdown, escape_text, pieces
+from ui.record_card import describe_records, example_questions
 from ui.service import RateLimited, Service
 
 log = logging.getLogger("recordqa.server")
@@ -40,6 +41,16 @@ def status_markdown(service: Service, ui_lang: str) -> str:
 
 
 def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
+    corpus, packs = service.answerer.index.corpus, service.answerer.extractive.packs
+    examples = example_questions(corpus, packs)
+
+    def subtitle(ui_lang: str) -> str:
+        return label(ui_lang, "subtitle", records=describe_records(corpus, ui_lang, packs))
+
+    def placeholder(ui_lang: str) -> str:
+        own = [q for q in examples if (ui_lang == "zh") == any("\u4e00" <= ch <= "\u9fff" for ch in q)]
+        return label(ui_lang, "placeholder", example=(own or examples or [""])[0])
+
     def client(request: gr.Request | None) -> str:
         host = getattr(getattr(request, "client", None), "host", None)
         return f"ip:{host or 'unknown'}"
@@ -80,10 +91,10 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
 
     def relabel(ui_lang: str):
         return (
-            gr.update(value=f"## {label(ui_lang, 'title')}\n{label(ui_lang, 'subtitle')}"),
+            gr.update(value=f"## {label(ui_lang, 'title')}\n{subtitle(ui_lang)}"),
             gr.update(value=status_markdown(service, ui_lang)),
             gr.update(label=label(ui_lang, "chat")),
-            gr.update(label=label(ui_lang, "question"), placeholder=label(ui_lang, "placeholder")),
+            gr.update(label=label(ui_lang, "question"), placeholder=placeholder(ui_lang)),
             gr.update(value=label(ui_lang, "ask")),
             gr.update(value=label(ui_lang, "new")),
             gr.update(label=label(ui_lang, "interface")),
@@ -94,7 +105,7 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
 
     with gr.Blocks(title="RecordQA", fill_height=compact, analytics_enabled=False) as demo:
         with gr.Row(equal_height=True):
-            header = gr.Markdown(f"## {label('en', 'title')}\n{label('en', 'subtitle')}", elem_id="rq-header",
+            header = gr.Markdown(f"## {label('en', 'title')}\n{subtitle('en')}", elem_id="rq-header",
                                  visible=not compact)
             ui_lang = gr.Radio([("中文", "zh"), ("English", "en")], value="en", label=label("en", "interface"),
                                elem_id="rq-lang", scale=0, min_width=200)
@@ -103,12 +114,12 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
                              sanitize_html=True, render_markdown=True, feedback_options=None,
                              buttons=["copy"], group_consecutive_messages=False)
         with gr.Row():
-            box = gr.Textbox(label=label("en", "question"), placeholder=label("en", "placeholder"),
+            box = gr.Textbox(label=label("en", "question"), placeholder=placeholder("en"),
                              elem_id="rq-question", scale=8, lines=1, max_lines=4, autofocus=not compact)
             ask = gr.Button(label("en", "ask"), variant="primary", elem_id="rq-ask", scale=1, min_width=80)
         new = gr.Button(label("en", "new"), elem_id="rq-new", size="sm")
         if not compact:
-            gr.Examples(EXAMPLES, inputs=[box], label=label("en", "examples"), elem_id="rq-examples")
+            gr.Examples(examples, inputs=[box], label=label("en", "examples"), elem_id="rq-examples")
         history = gr.State([])
 
         outputs = [chatbot, history, box]

@@ -6,9 +6,9 @@ from __future__ import annotations
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "title": "RecordQA",
-        "subtitle": "Ask the record of the first session of the UN-Habitat Assembly (Nairobi, 27-31 May 2019).",
+        "subtitle": "Ask the record: {records}.",
         "question": "Your question (Chinese or English)",
-        "placeholder": "e.g. Who was elected President of the Assembly?",
+        "placeholder": "e.g. {example}",
         "ask": "Ask",
         "new": "New conversation",
         "examples": "Example questions",
@@ -21,6 +21,7 @@ LABELS: dict[str, dict[str, str]] = {
         "dense_off": "off",
         "dense_only": "{languages} only",
         "no_answer": "No answer from the record",
+        "indirect": "Not stated directly in the record; closest passages",
         "cannot_ask": "Cannot ask this question",
         "rate_limited": "Too many questions from you in the last minute; try again in {seconds} s.",
         "sources": "Open a cited paragraph",
@@ -34,9 +35,9 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "zh": {
         "title": "RecordQA 会议记录问答",
-        "subtitle": "查询人居大会第一届会议记录（内罗毕，2019 年 5 月 27 日至 31 日）。",
+        "subtitle": "查询会议记录：{records}。",
         "question": "您的问题（中文或英文）",
-        "placeholder": "例如：谁当选为人居大会主席？",
+        "placeholder": "例如：{example}",
         "ask": "提问",
         "new": "新对话",
         "examples": "示例问题",
@@ -49,6 +50,7 @@ LABELS: dict[str, dict[str, str]] = {
         "dense_off": "关闭",
         "dense_only": "仅 {languages}",
         "no_answer": "记录中没有答案",
+        "indirect": "记录没有直接说明；最相关的段落",
         "cannot_ask": "无法提出此问题",
         "rate_limited": "您在一分钟内提问过多，请在 {seconds} 秒后再试。",
         "sources": "打开引用的段落",
@@ -61,14 +63,6 @@ LABELS: dict[str, dict[str, str]] = {
         "server_error": "未能生成回答，错误已记录。请重新提问。",
     },
 }
-
-EXAMPLES = [
-    "谁当选为人居大会第一届会议主席？",
-    "Who was elected Rapporteur of the Assembly?",
-    "大会在议程项目 9 下作出了什么决定？",
-    "Which countries spoke about the New Urban Agenda?",
-]
-
 
 def label(lang: str, key: str, **values: object) -> str:
     text = LABELS.get(lang, LABELS["en"])[key]

@@ -39,7 +39,10 @@ def answer_markdown(answer: Answer, ui_lang: str, default_record: str = "") -> s
         last = match.end()
     pieces.append(escape_text(answer.answer[last:]))
     body = "".join(pieces)
-    if answer.abstained:
+    if answer.outcome == "indirect":
+        # No claim is made: the closest passages are shown for the reader to judge.
+        body = f"**{label(ui_lang, 'indirect')}** · {body}"
+    elif answer.abstained:
         body = f"**{label(ui_lang, 'no_answer')}** · {body}"
     notes = [n for n in answer.notices if not n.startswith("dense retrieval")]
     if answer.standalone_question:
