@@ -1,11 +1,11 @@
-# Quick start: `make run` (chat in the terminal) and `make test` (the whole suite).
+# Quick start: `make run` (the web chat, widget and API on 127.0.0.1:7860) and `make test` (the whole suite).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED ?= False
 
-.PHONY: run test lint index eval bench clean
+.PHONY: run test lint index eval fit bench clean
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -34,7 +34,12 @@ test: $(VENV)/.installed-test lint
 	$(VENV)/bin/pytest -q
 
 eval: $(VENV)/.installed-app
-	$(VENV)/bin/recordqa eval --compare lexical,dense,hybrid,hybrid+rerank --out out/eval
+	$(VENV)/bin/recordqa eval --compare hybrid,lexical,dense,hybrid+rerank --out out/eval
+	$(VENV)/bin/recordqa eval --dataset eval/benchmark/blind_test.jsonl --compare hybrid,lexical,dense --out out/eval-test
+
+# Refit the answer models (qa/answer_model.json) on the benchmark's fit split; prints cross-validated figures.
+fit: $(VENV)/.installed-app
+	$(VENV)/bin/recordqa eval fit
 
 bench: $(VENV)/.installed-app
 	$(PY) -m eval.bench

@@ -40,6 +40,7 @@ def bench(mode: str, settings: Settings, questions: list[dict]) -> dict:
         start = time.perf_counter()
         ensure_index(settings, tokenizer=tokenizer, embedders=embedders, dense=dense, progress=False)
         noop_s = time.perf_counter() - start
+        size_mb = sum(f.stat().st_size for f in Path(settings.index_dir).rglob("*") if f.is_file()) / 1e6
         answerer = make_answerer(settings, tokenizer=tokenizer, embedders=embedders, dense=dense)
         answerer.ask("warm-up question about the Executive Board")
         latencies = []
@@ -52,6 +53,7 @@ def bench(mode: str, settings: Settings, questions: list[dict]) -> dict:
             "dense": dense.describe() if dense else "off (lexical mode)",
             "index_build_s": round(build_s, 2),
             "reindex_noop_s": round(noop_s, 3),
+            "index_size_mb": round(size_mb, 2),
             "questions": len(latencies),
             "latency_ms_median": round(statistics.median(latencies), 1),
             "latency_ms_p95": percentile(latencies, 0.95),

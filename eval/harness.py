@@ -89,9 +89,10 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
         names = parse_names(compare) if compare else [settings.retrieval_mode]
         from recordqa.factories import make_reranker
 
-        prepared, skipped = prepare(names, settings, index=base.index, tokenizer=base.tokenizer,
-                                    embedders=[base.retriever.embedder] if base.retriever.embedder else
-                                    _embedders_for(settings, base), reranker_loader=make_reranker)
+        embedder = base.analyser.embedder
+        prepared, skipped = prepare(names, settings, index=base.index, tokenizer=base.analyser.tokenizer,
+                                    embedders=[embedder] if embedder else _embedders_for(settings, base),
+                                    reranker_loader=make_reranker)
         for name, reason in skipped.items():
             log(f"skipping {name}: {reason}")
         judge, judge_note = _judge_hook(settings, corpus, log)

@@ -67,10 +67,14 @@ class Gazetteer:
         not also Guinea, 发展中国家 'developing countries' is not 中国, and 'Group of 77 and China'
         is a group, not China. English names match case-sensitively ('Chad', not 'chad').
         """
+        return self.names_in(text, ("country",))
+
+    def names_in(self, text: str, kinds: tuple[str, ...]) -> set[str]:
+        """Canonical English names of the entries of these kinds that ``text`` names (longest match wins)."""
         matcher, by_form = self._all_forms
         found = set()
         for _, _, form in matcher.find(text):
-            found.update(e.en for e in by_form[form] if e.kind == "country")
+            found.update(e.en for e in by_form[form] if e.kind in kinds)
         return found
 
     def lookup(self, form: str) -> Entry | None:

@@ -126,7 +126,13 @@ class QuestionAnalyser:
         everywhere = self.record_text
         absent = tuple(a for a in anchors if not a.found_in(everywhere, lambda _: self.record_countries))
         anchors_strict = tuple(a for a in anchors if a.kind != "word")
-        terms = {target: self._terms(question, context, asked_in, target) for target in self.vocab}
+        # A follow-up that names nothing of its own ("and from which country?") takes its subject from
+        # the earlier turn at full weight; otherwise the earlier turn only leans on the search.
+        cue_tokens = set(self.tokenizer.tokens(cue, asked_in))
+        own_words = [t for t in self.tokenizer.tokens(question, asked_in) if t not in cue_tokens
+                     and self._content(t, asked_in)]
+        context_weight = CONTEXT_WEIGHT if own_words else 1.0
+        terms = {target: self._terms(question, context, asked_in, target, context_weight) for target in self.vocab}
         named_text = " ".join(form for a in anchors for form in (a.label, *a.forms, *self._country_names(a)))
         named = {target: frozenset(self.tokenizer.tokens(named_text, target)) if named_text else frozenset()
                  for target in self.vocab}
@@ -143,7 +149,7 @@ class QuestionAnalyser:
         decision = frozenset(self.tokenizer.tokens(" ".join(pack.patterns["decision_verbs"].findall(question)),
                                                    asked_in)) if premises else frozenset()
         own = terms.get(asked_in, {})
-        drop = named.get(asked_in, frozenset()) | set(self.tokenizer.tokens(cue, asked_in))
+        drop = named.get(asked_in, frozenset()) | cue_tokens
         topic = {t: w for t, w in own.items() if t not in drop}
         focus = ""
         focus_unseen = False
@@ -168,7 +174,8 @@ class QuestionAnalyser:
             return ()
         return tuple(self.gazetteer.name(anchor.label, code) for code in self.vocab)
 
-    def _terms(self, question: str, context: str, source: str, target: str) -> dict[str, float]:
+    def _terms(self, question: str, context: str, source: str, target: str,
+               context_weight: float = CONTEXT_WEIGHT) -> dict[str, float]:
         def tokens(text: str, weight: float) -> dict[str, float]:
             if not text:
                 return {}
@@ -181,7 +188,7 @@ class QuestionAnalyser:
                             found[t] = max(found.get(t, 0.0), weight * w)
                 found = {t: w for t, w in found.items() if t in vocab}
             return {t: w for t, w in found.items() if self._content(t, source)}
-        terms = tokens(context, CONTEXT_WEIGHT)
+        terms = tokens(context, context_weight)
         for t, w in tokens(question, 1.0).items():
             terms[t] = max(terms.get(t, 0.0), w)
         return terms

@@ -79,9 +79,15 @@ class AnswerModel:
     fits: dict[str, Fit]
     digest: str
     cv: dict
+    dense_model: str | None = None
+    """The embedding model the dense fit's similarities came from."""
 
-    def fit_for(self, dense: bool) -> Fit:
-        return self.fits["dense" if dense and "dense" in self.fits else "lexical"]
+    def fit_for(self, dense_model: str | None) -> Fit:
+        """The dense fit when the index's embeddings are the ones it was fitted on (similarities of
+        another model are on another scale), else the lexical fit."""
+        if dense_model is not None and dense_model == self.dense_model and "dense" in self.fits:
+            return self.fits["dense"]
+        return self.fits["lexical"]
 
 
 def load_answer_model(path: Path = DEFAULT_MODEL) -> AnswerModel:
@@ -104,7 +110,8 @@ def load_answer_model(path: Path = DEFAULT_MODEL) -> AnswerModel:
             f"{path}: malformed fitted answer model (missing {exc}); run `recordqa eval fit`") from exc
     if "lexical" not in fits:
         raise AnswerModelError(f"{path}: no 'lexical' fit; run `recordqa eval fit`")
-    return AnswerModel(fits, hashlib.sha256(blob).hexdigest()[:12], data.get("cv", {}))
+    return AnswerModel(fits, hashlib.sha256(blob).hexdigest()[:12], data.get("cv", {}),
+                       (data.get("fitted_on") or {}).get("dense_model"))
 
 
 def model_digest(path: Path = DEFAULT_MODEL) -> str:

@@ -24,6 +24,8 @@ from qa.features import Candidate, ParagraphView, question_features, sentence_ca
 from qa.language_pack import Packs
 from qa.retrieve import Retrieved
 
+# Below this share of the question's terms, an abstention says how little the closest passage covers.
+WEAK_COVERAGE = 0.5
 # A speaker is named in the first paragraph of a statement; the next ones say "she" or "he".
 SPEECH_LOOKBACK = 2
 
@@ -72,12 +74,14 @@ class ExtractiveAnswerer:
         self.n_docs = max(1, len(index.corpus.keys()))
         self._sentence_tokens: dict[tuple[str, str], tuple[frozenset[str], ...]] = {}
         self._countries: dict[str, frozenset[str]] = {}
+        self._places: dict[str, frozenset[str]] = {}
         self.single = len(index.corpus.record_ids) <= 1
         self.answer_threshold: float | None = None
         """Overrides the fitted threshold (the evaluation's trade-off sweep); None uses the fit's."""
 
     def fit_for(self, question: QuestionAnalysis) -> Fit:
-        return self.model.fit_for(question.vector is not None and self.index.has_sentence_vectors)
+        dense = question.vector is not None and self.index.has_sentence_vectors
+        return self.model.fit_for(self.index.dense_model if dense else None)
 
     def candidates(self, question: QuestionAnalysis, retrieved: Retrieved) -> tuple[list[ParagraphView],
                                                                                  list[Candidate]]:
@@ -92,7 +96,7 @@ class ExtractiveAnswerer:
         candidates = sentence_candidates(
             question, views, weights=weights, other_weights=other_weights, evidence=retrieved.evidence,
             fused=retrieved.scores, dense_similarity=retrieved.dense_similarity, shapes=self.packs.shapes,
-            countries=countries,
+            countries=countries, places=self.places_in, reported=self._reported,
         )
         return views, candidates
 
@@ -119,12 +123,17 @@ class ExtractiveAnswerer:
         pack = self.packs[question.lang]
         if not retrieved.keys:
             return _abstain(pack.message("nothing"), None)
+        if not question.topic and not question.anchors and question.agenda_item is None \
+                and not question.about_agenda and not question.context:
+            # Nothing to look for beyond the kind of answer ("and from which country?" on its own):
+            # any sentence quoted would answer a question nobody asked.
+            return _abstain(pack.message("nothing"), None)
         fit = self.fit_for(question)
         scored = self.score(question, retrieved, fit)
         if not scored.candidates:
             return _abstain(pack.message("nothing"), 0.0)
         p = scored.answerability
-        chosen = self._choose(scored, fit)
+        chosen = self._choose(scored, fit, frozenset(question.terms.get(question.lang, {})))
         details = self._explain(scored, fit, chosen) if explain else {}
         if p >= (self.answer_threshold if self.answer_threshold is not None else fit.answer_threshold) and chosen:
             text, quotes = self._quote(chosen, question.lang, scored)
@@ -144,6 +153,16 @@ class ExtractiveAnswerer:
         found = self._countries.get(text)
         if found is None:
             found = self._countries[text] = frozenset(self.gazetteer.countries_in(text))
+        return found
+
+    def _reported(self, sentence: str) -> bool:
+        return any(pack.patterns["reported_speech"].search(sentence) for pack in self.packs.by_code.values())
+
+    def places_in(self, text: str) -> frozenset[str]:
+        """Places and countries the gazetteer finds in a text of the record, remembered likewise."""
+        found = self._places.get(text)
+        if found is None:
+            found = self._places[text] = frozenset(self.gazetteer.names_in(text, ("place", "country")))
         return found
 
     def _view(self, key: str, rank: int, question: QuestionAnalysis) -> ParagraphView | None:
@@ -195,27 +214,10 @@ class ExtractiveAnswerer:
                 break
         return "\n".join(texts)
 
-    def _choose(self, scored: Scored, fit: Fit) -> list[Candidate]:
-        """The best sentence, then (up to max_sentences) sentences scoring at least the fitted share of
-        it that add question terms not yet covered, from any of the paragraphs read: a question
-        answered by two paragraphs quotes and cites both."""
-        order = sorted(range(len(scored.candidates)), key=lambda i: (-scored.probabilities[i],
-                                                                     scored.candidates[i].order))
-        usable = [i for i in order if not scored.candidates[i].features["pending"]]
-        if not usable:
-            return []
-        best = usable[0]
-        chosen = [scored.candidates[best]]
-        covered = set(scored.candidates[best].tokens)
-        floor = fit.extra_sentence_ratio * scored.probabilities[best]
-        for i in usable[1:]:
-            if len(chosen) >= self.max_sentences or scored.probabilities[i] < floor:
-                break
-            c = scored.candidates[i]
-            if c.tokens - covered:
-                chosen.append(c)
-                covered |= c.tokens
-        return _with_announced_item(chosen, scored.candidates)
+    def _choose(self, scored: Scored, fit: Fit, terms: frozenset[str]) -> list[Candidate]:
+        picked = choose_sentences(scored.candidates, scored.probabilities, ratio=fit.extra_sentence_ratio,
+                                  max_sentences=self.max_sentences, terms=terms)
+        return _with_announced_item([scored.candidates[i] for i in picked], scored.candidates)
 
     def _quote(self, chosen: list[Candidate], lang: str, scored: Scored) -> tuple[str, dict[str, str]]:
         ordered = sorted(chosen, key=lambda c: c.order)  # read in record order
@@ -256,7 +258,9 @@ class ExtractiveAnswerer:
             return pack.message("slot", ref=ref, what=pack.what.get(question.kind, question.kind))
         if f["outcome_missing"]:
             return pack.message("outcome", ref=ref)
-        return pack.message("weak", ref=ref, pct=round(100 * f["best_cov_para"]))
+        if f["best_cov_para"] < WEAK_COVERAGE:
+            return pack.message("weak", ref=ref, pct=round(100 * f["best_cov_para"]))
+        return pack.message("unstated", ref=ref)
 
     def _shown(self, anchor, lang: str) -> str:
         if anchor.kind == "country":
@@ -275,6 +279,27 @@ class ExtractiveAnswerer:
                                "sentence": scored.candidates[i].text[:200]} for i in order],
             "chosen": [c.key.rpartition(":")[2] for c in chosen],
         }
+
+
+def choose_sentences(candidates: list[Candidate], probabilities: list[float], *, ratio: float, max_sentences: int,
+                     terms: frozenset[str]) -> list[int]:
+    """Indices of the sentences to quote: the best, then (up to ``max_sentences``) sentences scoring at
+    least ``ratio`` of it that add question terms not yet covered, from any paragraph read, so a
+    question two paragraphs answer together quotes and cites both. Paragraphs still to be
+    completed are never quoted."""
+    order = sorted(range(len(candidates)), key=lambda i: (-probabilities[i], candidates[i].order))
+    usable = [i for i in order if not candidates[i].features["pending"]]
+    if not usable:
+        return []
+    chosen = [usable[0]]
+    covered = set(candidates[usable[0]].tokens & terms)
+    for i in usable[1:]:
+        if len(chosen) >= max_sentences or probabilities[i] < ratio * probabilities[usable[0]]:
+            break
+        if (candidates[i].tokens & terms) - covered:
+            chosen.append(i)
+            covered |= candidates[i].tokens & terms
+    return chosen
 
 
 def _abstain(text: str, confidence: float | None, details: dict | None = None) -> Draft:

@@ -24,7 +24,7 @@ SENTENCE_FEATURES = (
     "sim", "sim_gap", "sim_other", "para_sim", "cov", "cov_gap", "cov_para", "cov_other", "topic_cov",
     "evidence", "rank_recip", "fused", "first", "kind_asked", "kind_here", "kind_para", "kind_missing",
     "anchors_missing", "anchors_missing_ctx", "list_line", "roll", "pending", "placeholder", "annex",
-    "agenda_match", "agenda_other", "log_len", "colon", "roll_mismatch", "kind_cov", "kind_topic",
+    "agenda_match", "agenda_other", "log_len", "colon", "roll_mismatch", "kind_cov", "kind_topic", "reported",
 )
 QUESTION_FEATURES = (
     "p_best", "p_margin", "p_second", "best_sim", "best_cov", "best_cov_para", "best_topic_cov", "max_evidence",
@@ -78,14 +78,17 @@ class ParagraphView:
 
 
 def holds(sentence: str, kind: str | None, shapes: Shapes, countries: Callable[[str], set[str]],
-          question_countries: set[str] = frozenset(), question: QuestionAnalysis | None = None) -> bool:
+          question_countries: set[str] = frozenset(), question: QuestionAnalysis | None = None,
+          places: Callable[[str], set[str]] | None = None) -> bool:
     """Whether the sentence contains an answer of the kind asked for (for 'country', one the question
-    does not name itself)."""
+    does not name itself; for 'place', a place or country the gazetteer knows, or a place phrase)."""
     p = shapes.patterns
     if kind is None:
         return True
     if kind == "country":
         return bool(countries(sentence) - set(question_countries))
+    if kind == "place" and places is not None and places(sentence):
+        return True
     if kind in ("reason", "ordinal", "date", "place"):
         return any(pattern.search(sentence) for pattern in shapes.any_of[kind])
     sentence = p["placeholder_symbol"].sub(" ", sentence)  # a symbol ending in XX is no symbol yet
@@ -113,7 +116,9 @@ def sentence_candidates(question: QuestionAnalysis, paragraphs: list[ParagraphVi
                         weights: Mapping[str, float], other_weights: Mapping[str, float],
                         evidence: Mapping[str, float], fused: Mapping[str, float],
                         dense_similarity: Mapping[str, float], shapes: Shapes,
-                        countries: Callable[[str], set[str]]) -> list[Candidate]:
+                        countries: Callable[[str], set[str]],
+                        places: Callable[[str], set[str]] | None = None,
+                        reported: Callable[[str], bool] | None = None) -> list[Candidate]:
     """Every sentence of the given paragraphs with its features. ``weights`` are the IDF weights of the
     question's own-language terms, ``other_weights`` those of its terms in the other language."""
     own_terms = question.terms.get(question.lang, {})
@@ -126,7 +131,7 @@ def sentence_candidates(question: QuestionAnalysis, paragraphs: list[ParagraphVi
     for view in paragraphs:
         roll = is_roll(view.text, shapes, countries)
         kind_para = question.kind is not None and holds(view.text, question.kind, shapes, countries,
-                                                        question_countries, question)
+                                                        question_countries, question, places)
         missing_ctx = _missing_share(question, view.context, countries)
         cov_para = coverage(own_terms, view.tokens, weights, 0.0)
         cov_other = coverage(other_terms, view.other_tokens, other_weights, 0.0) if other_terms else cov_para
@@ -142,7 +147,7 @@ def sentence_candidates(question: QuestionAnalysis, paragraphs: list[ParagraphVi
             else:
                 sim_other = sim
             kind_here = question.kind is not None and holds(sentence, question.kind, shapes, countries,
-                                                            question_countries, question)
+                                                            question_countries, question, places)
             f = {
                 "sim": sim, "sim_other": sim_other, "para_sim": float(dense_similarity.get(view.key, 0.0)),
                 "cov": coverage(own_terms, tokens, weights, 0.0), "cov_para": cov_para, "cov_other": cov_other,
@@ -169,6 +174,8 @@ def sentence_candidates(question: QuestionAnalysis, paragraphs: list[ParagraphVi
             f["roll_mismatch"] = float(roll and question.kind not in ROLL_ANSWERS)
             f["kind_cov"] = f["kind_here"] * f["cov_para"]
             f["kind_topic"] = f["kind_here"] * f["topic_cov"]
+            # Reported speech ('she said that…') against the record's own narrative of what was done.
+            f["reported"] = float(bool(reported and reported(sentence)))
             raw.append((view, index, sentence, tokens, f))
     best_sim = max((f["sim"] for *_, f in raw), default=0.0)
     best_cov = max((f["cov"] for *_, f in raw), default=0.0)

@@ -17,9 +17,9 @@ from pathlib import Path
 PACK_DIR = Path(__file__).with_name("lang")
 
 REQUIRED = ("kinds", "vote_count", "final_outcome", "decision_verbs", "agenda_itself", "continuation",
-            "messages", "what")
+            "reported_speech", "messages", "what")
 MESSAGE_NAMES = ("nothing", "weak", "pending", "annex", "slot", "placeholder", "unmentioned", "absent",
-                 "no_tally", "outcome", "indirect")
+                 "no_tally", "outcome", "indirect", "unstated")
 SHAPES_REQUIRED = ("date", "place", "ordinal", "reason", "number_words", "reference_number", "symbol",
                    "placeholder_symbol", "placeholder", "person", "capitalised_run", "reference_kinds", "vote_tally",
                    "without_vote", "annex_pointer", "enumeration_start", "list_line", "agenda_item_named",

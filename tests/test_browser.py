@@ -154,7 +154,7 @@ def test_chinese_browser_gets_a_chinese_interface_and_chinese_answers(server, pa
     page.wait_for_function("() => document.querySelector('#rq-header').innerText.includes('会议记录问答')")
     assert "您的问题" in page.locator("#rq-question").inner_text()
 
-    answer = ask(page, "谁当选为人居大会第一届会议主席？")
+    answer = ask(page, "人居大会第一届会议选举谁为主席？")
 
     assert "人居大会以鼓掌方式选举 Martha Delgado Peralta 女士" in answer and "[¶3]" in answer
     viewer = open_citation(page)

@@ -17,14 +17,16 @@ from indexer.manifest import Manifest
 from indexer.record import detect_language
 from recordqa.settings import MULTILINGUAL_MODEL, PROJECT_ROOT
 
-QUESTION_ZH = "谁当选为人居大会第一届会议主席？"
+QUESTION_ZH = "人居大会第一届会议选举谁为主席？"
 QUESTION_EN = "Who was elected President of the first session of the UN-Habitat Assembly?"
 QUOTE_3_ZH = ("在第 1 次全体会议上，人居大会以鼓掌方式选举 Martha Delgado Peralta 女士（墨西哥）"
               "为人居大会第一届会议主席。")
 SUMMARY = re.compile(
     r"indexed 69 paragraphs in en, zh: (\d+) vectors \((\d+) embedded, (\d+) reused\) in \d+\.\d s")
 RECORD_DIR = PROJECT_ROOT / "data" / "records" / "HSP-HA-1"
-RECORD_TEXT = {lang: (RECORD_DIR / f"{lang}.txt").read_text(encoding="utf-8") for lang in ("zh", "en")}
+# The parser drops the record's ** emphasis; quotes are the record's text without it.
+RECORD_TEXT = {lang: (RECORD_DIR / f"{lang}.txt").read_text(encoding="utf-8").replace("**", "")
+               for lang in ("zh", "en")}
 
 
 @pytest.fixture(scope="module")
@@ -449,3 +451,49 @@ def test_ask_with_a_broken_prompt_fails_before_calling_the_llm(indexed, tmp_path
     assert expected in result.stderr.splitlines()
     assert "Traceback" not in result.stderr
     assert fake_llm.requests == []
+
+
+# --------------------------------------------------------------------------- the fitted answer models
+
+
+def test_ask_explain_shows_the_analysis_and_the_decision(indexed, cli):
+    _, env = indexed
+
+    answer = ask_json(cli, env, "How many members of the Executive Board were elected?", "--explain")
+
+    assert answer["outcome"] == "answer" and 0 <= answer["confidence"] <= 1
+    assert answer["explain"]["analysis"]["answer_kind"] == "count"
+    assert answer["explain"]["decision"]["answerability"] == answer["confidence"]
+    assert "explain" not in ask_json(cli, env, "How many members of the Executive Board were elected?")
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"fits": {"lexical": {}}}', '{"fits": {}}'])
+def test_a_broken_answer_model_fails_in_one_line_naming_the_file(indexed, cli, tmp_path, content):
+    _, env = indexed
+    model = tmp_path / "model.json"
+    model.write_text(content, encoding="utf-8")
+
+    result = cli.run(["ask", "Who was elected President of the Assembly?"],
+                     {**env, "RECORDQA_ANSWER_MODEL": str(model)})
+
+    assert result.returncode == 1 and result.stdout == ""
+    [error] = [line for line in result.stderr.splitlines() if not line.startswith("note: ")]
+    assert error.startswith(f"error: {model}: ") and error.endswith("run `recordqa eval fit`")
+
+
+def test_eval_fit_writes_a_model_that_answers(indexed, cli, tmp_path):
+    _, env = indexed
+    out = tmp_path / "fitted.json"
+
+    fitted = cli.run(["eval", "fit", "--out", str(out)], env, timeout=600)
+
+    assert fitted.returncode == 0, fitted.stderr
+    assert "(test split blind_test.jsonl unread)" in fitted.stdout
+    assert re.search(r"^lexical: accuracy 0\.\d+, abstain_unanswerable 0\.\d+, abstain_answerable 0\.\d+",
+                     fitted.stdout, re.M)
+    model = json.loads(out.read_text(encoding="utf-8"))
+    assert set(model["fits"]) == {"lexical"}  # dense is off in this index
+    assert model["fitted_on"]["files"] == ["dev.jsonl", "heldout.jsonl", "extra.jsonl", "blind_fit.jsonl"]
+    assert 0 < model["fits"]["lexical"]["answer_threshold"] < 1
+    answer = ask_json(cli, {**env, "RECORDQA_ANSWER_MODEL": str(out)}, "Who was elected President of the Assembly?")
+    assert answer["outcome"] == "answer" and "[¶3]" in answer["answer"]

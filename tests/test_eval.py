@@ -16,6 +16,7 @@ from eval.judge import Judge, statements, verdict
 from eval.run import run_items
 from eval.score import block, score_item, summarise
 from eval.systems import Outcome
+from recordqa.settings import PROJECT_ROOT
 
 # --------------------------------------------------------------------------- retrieval metrics
 
@@ -140,8 +141,6 @@ def test_dataset_loads_ragas_fields_and_rejects_duplicates(tmp_path):
 
 
 def test_shipped_benchmark_is_complete():
-    from recordqa.settings import PROJECT_ROOT
-
     items = load_dataset(PROJECT_ROOT / "eval" / "benchmark")
     assert len(items) >= 200
     types = {i["type"] for i in items}
@@ -152,7 +151,10 @@ def test_shipped_benchmark_is_complete():
         assert all(1 <= int(g) <= 69 for g in item["gold_paragraphs"]), item["id"]
         assert item["answerable"] == bool(item["answers"]), item["id"]
         if item["type"] == "followup":
-            assert by_id[item["followup_of"]]["question"] == item["history"][0]["content"]
+            # A follow-up names the earlier question of the file, or carries the earlier turn itself.
+            assert item["history"][0]["role"] == "user" and item["history"][0]["content"], item["id"]
+            if item.get("followup_of"):
+                assert by_id[item["followup_of"]]["question"] == item["history"][0]["content"]
 
 
 # --------------------------------------------------------------------------- runner
@@ -215,7 +217,7 @@ def test_judge_over_http_computes_citation_support_and_faithfulness(fake_llm, se
 TINY = [
     {"id": "t1", "question": "Who was elected President of the Assembly?", "lang": "en", "type": "fact",
      "gold_paragraphs": ["3"], "answers": ["Martha Delgado Peralta"], "answerable": True},
-    {"id": "t2", "question": "谁当选为人居大会第一届会议主席？", "lang": "zh", "type": "fact",
+    {"id": "t2", "question": "人居大会第一届会议选举谁为主席？", "lang": "zh", "type": "fact",
      "gold_paragraphs": ["3"], "answers": ["Martha Delgado Peralta"], "answerable": True},
     {"id": "t3", "question": "Which United Nations bodies and specialized agencies were represented at the session?",
      "lang": "en", "type": "unanswerable_pending", "gold_paragraphs": ["26"], "answers": [], "answerable": False},
@@ -256,7 +258,7 @@ def test_eval_end_to_end_writes_every_output(tiny, cli):
     assert re.fullmatch(r"[0-9a-f]{40}(\+dirty)?", run_info["git_revision"])
     assert run_info["judge"].startswith("not computed: no judge LLM configured")
     assert set(results["skipped"]) == {"dense"} and set(results["configurations"]) == {"lexical"}
-    assert results["tradeoff"][0]["min_evidence"] == 0.0 and len(results["tradeoff"]) == 8
+    assert results["tradeoff"][0]["answer_threshold"] == 0.0 and len(results["tradeoff"]) == 10
     per_item = [json.loads(line) for line in (root / "a" / "per_item.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [p["id"] for p in per_item] == ["t1", "t2", "t3", "t4"]
     assert per_item[0]["user_input"] == TINY[0]["question"] and per_item[0]["retrieved_context_ids"][0] == "3"
@@ -270,9 +272,15 @@ def test_eval_end_to_end_writes_every_output(tiny, cli):
 
 def test_eval_diff_lists_metric_changes_and_flipped_questions(tiny, cli):
     root, dataset, env = tiny
-    for name, evidence in (("d1", "0.3"), ("d2", "0.99")):
+    # The same fitted models with an answer threshold no answer reaches: every answer flips.
+    strict = json.loads((PROJECT_ROOT / "qa" / "answer_model.json").read_text(encoding="utf-8"))
+    for fit in strict["fits"].values():
+        fit["answer_threshold"] = fit["indirect_threshold"] = 1.0
+    (root / "strict.json").write_text(json.dumps(strict), encoding="utf-8")
+    for name, model in (("d1", PROJECT_ROOT / "qa" / "answer_model.json"), ("d2", root / "strict.json")):
         run = cli.run(["eval", "--dataset", str(dataset), "--out", str(root / name), "--resamples", "50", "--quiet",
-                       "--no-sweep"], {**env, "RECORDQA_MIN_EVIDENCE": evidence, "RECORDQA_RETRIEVAL_MODE": "lexical"})
+                       "--no-sweep"], {**env, "RECORDQA_ANSWER_MODEL": str(model),
+                                       "RECORDQA_RETRIEVAL_MODE": "lexical"})
         assert run.returncode == 0, run.stderr
 
     diff = cli.run(["eval", "diff", str(root / "d1"), str(root / "d2")], env)
@@ -281,7 +289,7 @@ def test_eval_diff_lists_metric_changes_and_flipped_questions(tiny, cli):
     flipped = re.findall(r"^  (t\d): right -> (?:abstained|wrong)  (.+)$", diff.stdout, re.M)
     assert flipped and all(question == next(i["question"] for i in TINY if i["id"] == id_) for id_, question in flipped)
     assert f"{len(flipped)} question(s) flipped:" in diff.stdout
-    assert re.search(r"^overall\s+answer accuracy\s+1\.000\s+0\.\d{3}\s+-0\.\d{3}$", diff.stdout, re.M)
+    assert re.search(r"^overall\s+answer accuracy\s+1\.000\s+0\.000\s+-1\.000$", diff.stdout, re.M)
     a = json.loads((root / "d1" / "results.json").read_text(encoding="utf-8"))
     assert diff_results(a, a)["flips"] == [] and "no metric changed" in format_diff(diff_results(a, a))
 

@@ -236,6 +236,18 @@ def test_abstentions_are_marked(ui_lang, prefix):
     assert answer_markdown(abstention, ui_lang) == prefix + "The record has not yet filled in \\[¶27\\]."
 
 
+@pytest.mark.parametrize(("ui_lang", "prefix"), [
+    ("en", "**Not stated directly in the record; closest passages** · "),
+    ("zh", "**记录没有直接说明；最相关的段落** · ")])
+def test_the_closest_passages_are_marked_apart_from_answers_and_abstentions(ui_lang, prefix):
+    closest = answer("The record does not state this directly. The closest passages: Seats: 36 [¶44]",
+                     ("44", "HSP-HA-1"), abstained=True)
+    closest.outcome = "indirect"
+
+    assert answer_markdown(closest, ui_lang) == (
+        prefix + f"The record does not state this directly. The closest passages: Seats: 36 {link('HSP-HA-1', '44')}")
+
+
 def test_notices_are_quoted_but_dense_notice_is_not():
     result = answer_markdown(answer("x [¶3]", ("3", "R"), notices=[
         "dense retrieval is off: no model", "LLM timed out; showing the *extractive* answer instead"]), "en")
