@@ -256,6 +256,7 @@ def cmd_doctor(args, settings: Settings) -> int:
     answers = (f"llm {settings.llm_model} at {settings.llm_base_url}" if settings.llm_base_url
                else "extractive (no LLM configured)")
     print(f"answers:         {answers}")
+    print(f"answer models:   {_answer_model_line(settings, dense)}")
     build = current_build(settings.index_dir)
     if build is None:
         print("index status:    missing (run `recordqa index`)")
@@ -265,6 +266,21 @@ def cmd_doctor(args, settings: Settings) -> int:
     versions = library_versions()
     print("libraries:       " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     return 0
+
+
+def _answer_model_line(settings: Settings, dense) -> str:
+    """Which fit answers: the dense one only for the embedding model it was fitted with."""
+    from qa.answer_model import AnswerModelError, load_answer_model
+
+    try:
+        model = load_answer_model(settings.answer_model)
+    except AnswerModelError as exc:
+        return f"broken: {exc}"
+    used = "dense" if dense.model is not None and dense.model == model.dense_model else "lexical"
+    fitted = model.cv.get(used, {})
+    return (f"{settings.answer_model} ({model.digest}); the {used} fit answers "
+            f"(cross-validated accuracy {fitted.get('accuracy', '?')}, answer threshold "
+            f"{model.fits[used].answer_threshold})")
 
 
 def cmd_chat(args, settings: Settings) -> int:

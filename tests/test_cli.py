@@ -329,6 +329,9 @@ def test_doctor_shows_dense_and_index_status(indexed, cli):
     assert f"index status:    current ({build})" in lines
     assert f"index:           {root / 'index'}" in lines
     assert "answers:         extractive (no LLM configured)" in lines
+    # Without dense retrieval the lexical fit answers, and doctor says so.
+    assert any(line.startswith(f"answer models:   {PROJECT_ROOT / 'qa' / 'answer_model.json'} (")
+               and "the lexical fit answers" in line for line in lines)
     assert any(line.startswith("libraries:       python ") and "chromadb" in line for line in lines)
 
 
