@@ -263,7 +263,6 @@ def _ece(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
 
 def run_fit(settings, *, out: Path | None = None, log: Callable[[str], None] = print) -> dict:
     """Fit both variants and write the model file; returns the cross-validated figures."""
-    from qa.answer_model import AnswerModel, Fit, Logistic
     from recordqa.factories import ensure_index, make_answerer, make_embedders
 
     started = time.perf_counter()
@@ -272,7 +271,7 @@ def run_fit(settings, *, out: Path | None = None, log: Callable[[str], None] = p
     items = fit_split()
     log(f"fit split: {len(items)} questions from {', '.join(FIT_FILES)} (test split {', '.join(TEST_FILES)} unread)")
     # A placeholder model lets the answerer be built before any fit exists; its scores are never used.
-    placeholder = _placeholder_model(AnswerModel, Fit, Logistic)
+    placeholder = _placeholder_model()
     result = {"fits": {}, "cv": {}}
     variants = [("dense", True), ("lexical", False)] if dense.active else [("lexical", False)]
     for name, use_dense in variants:
@@ -293,7 +292,10 @@ def run_fit(settings, *, out: Path | None = None, log: Callable[[str], None] = p
     return result
 
 
-def _placeholder_model(AnswerModel, Fit, Logistic):
+def _placeholder_model():
+    """Zero weights: lets the answerer be built to collect candidates before any fit exists."""
+    from qa.answer_model import AnswerModel, Fit, Logistic
+
     def zero(names):
         n = len(names)
         return Logistic(tuple(names), np.zeros(n), np.ones(n), np.zeros(n), 0.0)

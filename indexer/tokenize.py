@@ -3,7 +3,7 @@
 Latin-script runs (English text, and the names, numbers and document symbols inside Chinese
 text) go through one regex tokenizer with Snowball stemming; only CJK runs go to jieba, which
 is both correct and much faster than feeding jieba whole mixed lines. Both languages share the
-Latin path, so 'Delgado Peralta' or 'HSP/HA/1/8' match across languages.
+Latin path, so a Latin-script name or a document symbol such as 'A/RES/70/1' matches across languages.
 """
 
 from __future__ import annotations
@@ -24,21 +24,20 @@ _CJK_RUN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]+")
 _WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)?|\d+(?:\.\d+)?")
 _SYMBOL = re.compile(r"\b(?:[A-Z]{1,6}|\d+)(?:/[A-Z0-9.]+)+\b")
 
-EN_STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are as at be because been before being
-    below between both but by can could did do does doing down during each few for from further had has
-    have having he her here hers herself him himself his how i if in into is it its itself just me more
-    most my myself no nor not now of off on once only or other our ours ourselves out over own same she
-    should so some such than that the their theirs them themselves then there these they this those
-    through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves did does tell please say said mr ms mrs""".split()
-)
-ZH_STOPWORDS = frozenset(
-    """的 了 在 是 和 与 及 以及 或 并 其 该 这 那 这些 那些 之 于 对 为 由 被 将 把 从 向
-    也 都 而 但 就 等 个 些 上 下 中 有 没有 吗 呢 吧 啊 哪 哪些 什么 谁 何 如何 怎样
-    怎么 多少 几 是否 请问 请 问 记录 会议记录 哪一天 哪天 哪几天 哪个 哪位 哪一位 哪里
-    几点 为什么 分别 一共 是不是 有没有 什么样""".split()
-)
+STOPWORD_DIR = Path(__file__).with_name("stopwords")
+
+
+def load_stopwords(lang: str, folder: Path = STOPWORD_DIR) -> frozenset[str]:
+    """Per-language stopwords as data (``indexer/stopwords/<code>.txt``); none for a language without a file."""
+    path = folder / f"{lang}.txt"
+    if not path.exists():
+        return frozenset()
+    return frozenset(line.strip() for line in path.read_text(encoding="utf-8").splitlines()
+                     if line.strip() and not line.startswith("#"))
+
+
+EN_STOPWORDS = load_stopwords("en")
+ZH_STOPWORDS = load_stopwords("zh")
 
 
 class Tokenizer:

@@ -34,13 +34,14 @@ class Anchor:
     label: str
     forms: tuple[str, ...]
     kind: str
+    pattern: str = ""
+    """For an ordinal: how a text mentions it in any language (the shapes' ``ordinal_mention``)."""
 
     def found_in(self, text: str, countries: Callable[[str], set[str]] | None = None) -> bool:
         if self.kind == "country":
             return countries is not None and self.label in countries(text)
-        if self.kind == "ordinal":
-            n = re.escape(self.forms[0])
-            return bool(re.search(rf"(?<!\d){n}(?:st|nd|rd|th)\b|第\s*{n}(?!\d)", text))
+        if self.pattern:
+            return bool(re.search(self.pattern, text))
         if self.kind == "number":
             return bool(re.search(rf"(?<![\d.]){re.escape(self.label)}(?![\d])", text))
         return any(form in text for form in self.forms)
@@ -234,8 +235,10 @@ def _anchors(question: str, lang: str, packs: Packs, gazetteer) -> tuple[Anchor,
     rest = shapes["symbol_anchor"].sub(" ", question)
     for m in shapes["ordinal_anchor"].finditer(rest):
         number = next(g for g in m.groups() if g)
-        label = f"第 {number} 次" if lang == "zh" else m.group()
-        anchors.setdefault(label, Anchor(label, (number,), "ordinal"))
+        template = packs[lang].patterns.get("ordinal_label")
+        label = template.pattern.format(n=number) if template is not None else m.group()
+        mention = shapes["ordinal_mention"].pattern.format(n=re.escape(number))
+        anchors.setdefault(label, Anchor(label, (number,), "ordinal", mention))
     rest = shapes["ordinal_anchor"].sub(" ", rest)
     for number in shapes["digits"].findall(rest):
         anchors.setdefault(number, Anchor(number, (number,), "number"))

@@ -11,7 +11,7 @@ this module only assembles candidates, applies the models and words the outcome.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from indexer.lexical import unseen_idf
 from indexer.live import LiveIndex
@@ -72,7 +72,9 @@ class ExtractiveAnswerer:
         self.doc_tokens = {lang: dict(zip(lex.keys, lex.doc_tokens, strict=True))
                            for lang, lex in index.lexical.items()}
         self.n_docs = max(1, len(index.corpus.keys()))
-        self._sentence_tokens: dict[tuple[str, str], tuple[frozenset[str], ...]] = {}
+        # A paragraph as the features read it depends only on the paragraph and the question's
+        # language: prepared once (sentences, their tokens and vectors, context), reused at any rank.
+        self._views: dict[tuple[str, str], ParagraphView | None] = {}
         self._countries: dict[str, frozenset[str]] = {}
         self._places: dict[str, frozenset[str]] = {}
         self.single = len(index.corpus.record_ids) <= 1
@@ -166,8 +168,14 @@ class ExtractiveAnswerer:
         return found
 
     def _view(self, key: str, rank: int, question: QuestionAnalysis) -> ParagraphView | None:
+        if (key, question.lang) not in self._views:
+            self._views[(key, question.lang)] = self._prepare_view(key, question.lang)
+        view = self._views[(key, question.lang)]
+        return replace(view, rank=rank) if view is not None else None
+
+    def _prepare_view(self, key: str, question_lang: str) -> ParagraphView | None:
         corpus = self.index.corpus
-        paragraph = corpus.in_language(key, question.lang)
+        paragraph = corpus.in_language(key, question_lang)
         if paragraph is None:
             return None
         lang = paragraph.lang
@@ -179,11 +187,9 @@ class ExtractiveAnswerer:
             other_sentences, other_vectors = self.index.sentence_vectors(key, other_lang)
             other_count = len(other_sentences)
             other_tokens = frozenset(self.doc_tokens.get(other_lang, {}).get(key, ()))
-        cache_key = (key, lang)
-        if cache_key not in self._sentence_tokens:
-            self._sentence_tokens[cache_key] = tuple(frozenset(self.tokenizer.tokens(s, lang)) for s in sentences)
         return ParagraphView(
-            key=key, rank=rank, sentences=tuple(sentences), sentence_tokens=self._sentence_tokens[cache_key],
+            key=key, rank=0, sentences=tuple(sentences),
+            sentence_tokens=tuple(frozenset(self.tokenizer.tokens(s, lang)) for s in sentences),
             vectors=vectors, other_vectors=other_vectors, other_sentence_count=other_count,
             tokens=frozenset(self.doc_tokens.get(lang, {}).get(key, ())), other_tokens=other_tokens,
             text=paragraph.text, context=self._context(key), pending=paragraph.pending,

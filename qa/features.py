@@ -258,7 +258,3 @@ def _missing_share(question: QuestionAnalysis, text: str, countries: Callable[[s
         return 0.0
     missing = sum(1 for a in question.anchors if not a.found_in(text, countries))
     return missing / len(question.anchors)
-
-
-def vector(features: Mapping[str, float], names: tuple[str, ...]) -> np.ndarray:
-    return np.array([float(features[name]) for name in names], dtype=np.float64)

@@ -23,7 +23,7 @@ MESSAGE_NAMES = ("nothing", "weak", "pending", "annex", "slot", "placeholder", "
 SHAPES_REQUIRED = ("date", "place", "ordinal", "reason", "number_words", "reference_number", "symbol",
                    "placeholder_symbol", "placeholder", "person", "capitalised_run", "reference_kinds", "vote_tally",
                    "without_vote", "annex_pointer", "enumeration_start", "list_line", "agenda_item_named",
-                   "symbol_anchor",
+                   "symbol_anchor", "ordinal_mention",
                    "ordinal_anchor", "digits", "latin_run", "demonym")
 
 

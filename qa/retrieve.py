@@ -134,7 +134,7 @@ class Retriever:
     def _carried(self, terms: dict[str, dict[str, float]], own: str, other: str) -> float:
         """How much of the question the glossary carried into the other language, in [0, 1]: the
         IDF mass of the terms reached there over that of the question's own terms. A run over a
-        few generic carried terms ("UN-Habitat", "session") is worth little."""
+        few generic carried terms (an organisation's name, "session") is worth little."""
         def mass(lang: str) -> float:
             idf = self._idf[lang]
             return sum(w * idf.get(t, 0.0) for t, w in terms[lang].items())
