@@ -13,7 +13,8 @@ from qa.language_pack import Packs
 
 
 def describe_records(corpus: Corpus, lang: str, packs: Packs) -> str:
-    """'the First session of the UN-Habitat Assembly (Nairobi, 27-31 May 2019)'; several records joined."""
+    """'the <session> of the <body> (<place>, <dates>)' from each record's metadata, in the pack's
+    template for ``lang``, else its title, else its id; several records joined."""
     card = packs[lang].record_card
     parts = []
     for record_id in corpus.record_ids:
