@@ -1,11 +1,15 @@
-# Quick start: `make run` (the web chat, widget and API on 127.0.0.1:7860) and `make test` (the whole suite).
+# Quick start: `make run` serves the web chat, the widget and the HTTP API (not a terminal chat: that is
+# `recordqa chat`) on $(HOST):$(PORT), default 127.0.0.1:7860, e.g. `make run PORT=8000`; `make test` runs
+# ruff and the whole suite, installing Chromium and a CJK font first when missing (.ci/browser-deps).
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip --disable-pip-version-check -q
 export HF_HUB_OFFLINE ?= 1
 export GRADIO_ANALYTICS_ENABLED ?= False
+HOST ?= 127.0.0.1
+PORT ?= 7860
 
-.PHONY: run test lint index eval fit bench clean
+.PHONY: run test lint index eval fit bench clean browser-deps
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -22,7 +26,7 @@ $(VENV)/.installed-test: pyproject.toml | $(PY)
 	touch $@ $(VENV)/.installed-app
 
 run: $(VENV)/.installed-app
-	$(VENV)/bin/recordqa serve
+	$(VENV)/bin/recordqa serve --host $(HOST) --port $(PORT)
 
 index: $(VENV)/.installed-app
 	$(VENV)/bin/recordqa index
@@ -30,7 +34,11 @@ index: $(VENV)/.installed-app
 lint: $(VENV)/.installed-test
 	$(VENV)/bin/ruff check .
 
-test: $(VENV)/.installed-test lint
+# The browser tests drive Debian's Chromium; this installs it (apt-get, sudo when not root) if missing.
+browser-deps:
+	.ci/browser-deps
+
+test: $(VENV)/.installed-test lint browser-deps
 	$(VENV)/bin/pytest -q
 
 eval: $(VENV)/.installed-app
