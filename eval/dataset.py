@@ -98,10 +98,23 @@ def dataset_hash(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def ragas_row(item: dict, result: dict | None = None) -> dict:
-    """The item (and, given, its result) under ragas' field names."""
-    row = {"user_input": item["question"], "reference": item["answers"][0] if item["answers"] else "",
-           "reference_context_ids": item["gold_paragraphs"]}
+def abstention_reference(lang: str) -> str:
+    """What an unanswerable question's reference answer is: the answerer's own words for
+    "nothing relevant in the record", in the language asked."""
+    from qa.language_pack import PackError, load_pack
+
+    try:
+        return load_pack(lang).message("nothing")
+    except (PackError, KeyError, OSError):
+        return load_pack("en").message("nothing")
+
+
+def ragas_row(item: dict, result: dict | None = None, *, abstention: str = "") -> dict:
+    """The item (and, given, its result) under ragas' field names. An unanswerable item's
+    reference is ``abstention`` (see ``abstention_reference``)."""
+    answerable = item.get("answerable", bool(item["answers"]))
+    reference = (item["answers"][0] if item["answers"] else "") if answerable else abstention
+    row = {"user_input": item["question"], "reference": reference, "reference_context_ids": item["gold_paragraphs"]}
     if result is not None:
         row.update(response=result["answer"], retrieved_context_ids=result["retrieved"])
     return row

@@ -9,7 +9,9 @@ OUTCOMES = {1: "right", 0: "abstained", -1: "wrong"}
 
 def outcome(item: dict) -> str:
     """right / wrong / abstained, from the CRAG score (an abstention on an unanswerable
-    question is right)."""
+    question is right); error when the system gave no answer."""
+    if item.get("error") and "crag" not in item.get("scores", {}):
+        return "error"
     return OUTCOMES[item["scores"]["crag"]]
 
 
@@ -28,15 +30,16 @@ def diff_results(a: dict, b: dict) -> dict:
     flips = []
     for item in b["items"]:
         before = items_a.get(item["id"])
-        if before is None or "crag" not in before.get("scores", {}):
+        if before is None or not ({"crag"} & set(before.get("scores", {})) or before.get("error")):
             continue
         if outcome(before) != outcome(item):
             flips.append({"id": item["id"], "question": item["question"], "a": outcome(before), "b": outcome(item),
                           "answer_a": before["answer"], "answer_b": item["answer"]})
     only = sorted(items_a.keys() ^ {i["id"] for i in b["items"]})
     same_dataset = _dataset_hash(a) == _dataset_hash(b)
+    errors = {"a": sum(1 for i in a["items"] if i.get("error")), "b": sum(1 for i in b["items"] if i.get("error"))}
     return {"changes": changes, "flips": flips, "not_in_both": only, "same_dataset": same_dataset,
-            "a": _ident(a), "b": _ident(b)}
+            "errors": errors, "a": _ident(a), "b": _ident(b)}
 
 
 def _dataset_hash(results: dict) -> str | None:
@@ -45,13 +48,17 @@ def _dataset_hash(results: dict) -> str | None:
 
 def _ident(results: dict) -> str:
     run = results.get("run", {})
-    return f"git {run.get('git_revision') or '?'}, settings {run.get('settings_hash') or '?'}"
+    ident = f"git {run.get('git_revision') or '?'}, settings {run.get('settings_hash') or '?'}"
+    # Older results.json files do not name the configuration their top-level items came from.
+    return ident + (f", configuration {results['configuration']}" if results.get("configuration") else "")
 
 
 def format_diff(diff: dict) -> str:
     lines = [f"A: {diff['a']}", f"B: {diff['b']}"]
     if not diff["same_dataset"]:
         lines.append("warning: the runs used different datasets (sha256 differs)")
+    if any(diff.get("errors", {}).values()):
+        lines.append(f"errors (no answer, not scored): A {diff['errors']['a']}, B {diff['errors']['b']}")
     lines.append("")
     if diff["changes"]:
         lines.append(f"{'group':<10} {'metric':<24} {'A':>8} {'B':>8} {'change':>8}")

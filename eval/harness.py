@@ -10,6 +10,7 @@ from pathlib import Path
 
 from eval.compare import parse_names, prepare
 from eval.dataset import load_dataset
+from eval.retry import RetryPolicy
 from eval.run import assemble, configuration_result, provenance, run_items, write_outputs
 from eval.systems import Endpoint, InProcess
 from recordqa.settings import Settings
@@ -38,22 +39,61 @@ def abstention_tradeoff(answerer, dataset: list[dict], thresholds=THRESHOLDS) ->
     return points
 
 
-def _judge_hook(settings: Settings, corpus, log: Callable[[str], None]):
+JUDGE_UNREACHABLE = "not computed: judge unreachable"
+
+
+class JudgeRun:
+    """The judge for one run. An external service that fails once (closed port, timeout, bad
+    reply) is not asked again: the run finishes with the judge metrics not computed, rather
+    than waiting out every other item's timeout or losing the answers already scored."""
+
+    def __init__(self, judge, corpus, log: Callable[[str], None]):
+        self.judge = judge
+        self.corpus = corpus
+        self.log = log
+        self.failure: str | None = None
+
+    def _text(self, paragraph: str) -> str:
+        corpus = self.corpus
+        key = corpus.resolve(paragraph) if corpus is not None else None
+        return "\n".join(p.text for lang in corpus.languages if (p := corpus.get(key, lang))) if key else ""
+
+    def __call__(self, item: dict, result: dict) -> dict | None:
+        from eval.judge import JudgeUnavailable
+
+        if self.failure is not None:
+            return None
+        try:
+            return self.judge.item_scores(result, self._text)
+        except JudgeUnavailable as exc:
+            self.failure = " ".join(str(exc).split())
+            self.log(f"judge unreachable, judge metrics not computed ({self.failure[:300]})")
+            return None
+
+    @property
+    def note(self) -> str:
+        return JUDGE_UNREACHABLE if self.failure is not None else f"computed by {self.judge.name}"
+
+
+def _judge_hook(settings: Settings, corpus, log: Callable[[str], None]) -> JudgeRun | None:
     from recordqa.factories import make_judge
 
     judge = make_judge(settings)
     if judge is None:
-        return None, "not computed: no judge LLM configured (set RECORDQA_JUDGE_BASE_URL and RECORDQA_JUDGE_MODEL)"
-
-    def text(paragraph: str) -> str:
-        key = corpus.resolve(paragraph) if corpus is not None else None
-        return "\n".join(p.text for lang in corpus.languages if (p := corpus.get(key, lang))) if key else ""
-
-    def hook(item: dict, result: dict) -> dict:
-        return judge.item_scores(result, text)
-
+        return None
     log(f"judge: {judge.name}")
-    return hook, f"computed by {judge.name}"
+    return JudgeRun(judge, corpus, log)
+
+
+NO_JUDGE = "not computed: no judge LLM configured (set RECORDQA_JUDGE_BASE_URL and RECORDQA_JUDGE_MODEL)"
+
+
+def shipped_configuration(settings: Settings) -> str:
+    """The --compare name of what the settings ship: the retrieval mode, with the reranker when
+    hybrid has one."""
+    if settings.retrieval_mode == "hybrid" and settings.reranker_model:
+        return "hybrid+rerank"
+    return settings.retrieval_mode
 
 
 def _add_judge_summary(config: dict) -> None:
@@ -69,20 +109,26 @@ def _add_judge_summary(config: dict) -> None:
 
 def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: str | None = None,
              endpoint: str | None = None, api_key: str | None = None, progress: bool = True, resamples: int = 1000,
-             sweep: bool = True, log: Callable[[str], None] = lambda _: None, answerer_factory=None) -> dict:
+             sweep: bool = True, log: Callable[[str], None] = lambda _: None, answerer_factory=None,
+             stream: bool = False, retry: RetryPolicy | None = None) -> dict:
     dataset = load_dataset(dataset_path)
     configs, skipped = [], {}
     corpus = None
+    context_text = None
     interrupted = False
+    primary = None
+    tradeoff: list[dict] = []
     if endpoint:
-        system = Endpoint(endpoint, api_key=api_key)
+        system = Endpoint(endpoint, api_key=api_key, stream=stream, retry=retry)
         start = time.perf_counter()
         items, interrupted = run_items(system, dataset, progress=progress, label=endpoint)
         configs.append(configuration_result(f"endpoint {endpoint}", items, interrupted,
-                                            elapsed_s=time.perf_counter() - start, resamples=resamples))
+                                            elapsed_s=time.perf_counter() - start, resamples=resamples,
+                                            extra={"stream": stream}))
         run = provenance(dataset_path=dataset_path, settings_hash=None, models={"endpoint": endpoint},
                          manifest=None)
         judge_note = "not computed: endpoint runs are not judged"
+        context_text = system.paragraph_text
     else:
         base = answerer_factory()  # opens (or builds) the index once; configurations share it
         corpus = base.index.corpus
@@ -95,7 +141,15 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
                                     reranker_loader=make_reranker)
         for name, reason in skipped.items():
             log(f"skipping {name}: {reason}")
-        judge, judge_note = _judge_hook(settings, corpus, log)
+        shipped = shipped_configuration(settings)
+        ran = [p.name for p in prepared]
+        # The top level (items, failures, `eval diff`) speaks for what users get: the shipped
+        # configuration, whatever order --compare lists it in.
+        primary = shipped if shipped in ran else settings.retrieval_mode if settings.retrieval_mode in ran else None
+        primary = primary or (ran[0] if ran else None)
+        if primary is not None and primary != shipped:
+            log(f"the shipped configuration ({shipped}) did not run; the top-level results are {primary}'s")
+        judge = _judge_hook(settings, corpus, log)
         for p in prepared:
             if interrupted:
                 break
@@ -106,8 +160,15 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
             config = configuration_result(p.name, items, interrupted, elapsed_s=time.perf_counter() - start,
                                           resamples=resamples, extra={"mode": p.answerer.mode,
                                                                       "settings_hash": p.settings.settings_hash()})
-            _add_judge_summary(config)
+            if judge is not None and judge.failure is None:
+                _add_judge_summary(config)
             configs.append(config)
+        judge_note = judge.note if judge is not None else NO_JUDGE
+        if judge is not None and judge.failure is not None:
+            for config in configs:  # partial judging would read as a figure for the whole run
+                config["summary"].get("overall", {}).pop("judge", None)
+                for item in config["items"]:
+                    item.pop("judge", None)
         manifest = base.index.manifest
         run = provenance(
             dataset_path=dataset_path, settings_hash=settings.settings_hash(),
@@ -116,17 +177,15 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
                     "answers": base.mode},
             manifest=dataclasses.asdict(manifest),
         )
-        tradeoff = []
         if sweep and prepared and not interrupted:
-            # Sweep the configured retrieval mode when it was run, else the first one.
-            swept = next((p for p in prepared if p.name == settings.retrieval_mode), prepared[0])
+            swept = next(p for p in prepared if p.name == primary)
             log(f"abstention trade-off: re-answering with {swept.name} at several answerability thresholds")
             points = abstention_tradeoff(swept.answerer, dataset)
             tradeoff = [{**point, "configuration": swept.name} for point in points]
     run["judge"] = judge_note
-    results = assemble(configs, skipped, run, len(dataset))
-    results["tradeoff"] = [] if endpoint else tradeoff
-    results["written"] = [str(p) for p in write_outputs(results, out_dir, corpus=corpus)]
+    results = assemble(configs, skipped, run, len(dataset), primary=primary)
+    results["tradeoff"] = tradeoff
+    results["written"] = [str(p) for p in write_outputs(results, out_dir, corpus=corpus, context_text=context_text)]
     return results
 
 

@@ -42,6 +42,20 @@ def _configs(results: dict) -> dict[str, dict]:
     return {name: c["summary"] for name, c in results.get("configurations", {}).items() if c.get("summary")}
 
 
+def error_lines(results: dict) -> list[str]:
+    """One line per configuration: how many questions got no answer (not scored), and the first
+    messages."""
+    lines = []
+    for name, config in results.get("configurations", {}).items():
+        count = config.get("errors", config.get("summary", {}).get("errors", 0)) or 0
+        first = config.get("first_errors", config.get("summary", {}).get("first_errors", []))
+        line = f"{name}: {count} error{'s' * (count != 1)} (no answer; not scored)"
+        if first:
+            line += "; first: " + "; ".join(f"{e['id']}: {e['error']}" for e in first)
+        lines.append(line)
+    return lines
+
+
 def _judge_note(results: dict) -> str:
     judge = results.get("run", {}).get("judge")
     return judge if isinstance(judge, str) else ""
@@ -60,12 +74,16 @@ def markdown_summary(results: dict) -> str:
                  f"{run.get('settings_hash') or '?'}; machine: {run.get('machine', '?')}.")
     if run.get("interrupted"):
         lines += ["", "**Interrupted**: the figures cover the questions finished before Ctrl-C."]
+    if results.get("configuration"):
+        lines += ["", f"Top-level items (failures, `eval diff`): **{results['configuration']}**."]
+    lines += ["", "Errors: " + " · ".join(error_lines(results)) if error_lines(results) else "Errors: none"]
     lines += ["", "## Headline (95% bootstrap intervals)", ""]
     names = list(configs)
     lines.append("| metric | " + " | ".join(names) + " |")
     lines.append("| --- |" + " --- |" * len(names))
     for key, title in TABLE_METRICS:
         lines.append(f"| {title} | " + " | ".join(_with_ci(configs[n]["overall"], key) for n in names) + " |")
+    lines.append("| errors (not scored) | " + " | ".join(str(configs[n].get("errors", 0)) for n in names) + " |")
     for stage in ("retrieval", "answer", "total", "ttft"):
         lines.append(f"| latency {stage} ms p50/p95/p99 | "
                      + " | ".join(_latency(configs[n]["overall"], stage) for n in names) + " |")
@@ -256,7 +274,7 @@ def _paragraph_texts(corpus, paragraph: str) -> dict[str, str]:
 def worst_failures(items: list[dict], limit: int = 15) -> list[dict]:
     """Wrong answers first (a confident wrong answer costs most), then answerable questions that
     abstained, each group with the weakest retrieval first."""
-    failures = [i for i in items if i["scores"]["crag"] < 1]
+    failures = [i for i in items if not i.get("error") and i["scores"]["crag"] < 1]
     return sorted(failures, key=lambda i: (i["scores"]["crag"], i["scores"].get("mrr@10") or 0.0, i["id"]))[:limit]
 
 
@@ -302,9 +320,12 @@ def html_report(results: dict, *, corpus=None) -> str:
         out.append("<p><strong>Interrupted</strong>: figures cover the questions finished before Ctrl-C.</p>")
     out.append("<h2>Headline metrics (95% bootstrap intervals)</h2>")
     rows = [[title, *(_with_ci(configs[n]["overall"], key) for n in names)] for key, title in TABLE_METRICS]
+    rows.append(["errors (not scored)", *(str(configs[n].get("errors", 0)) for n in names)])
     rows += [[f"latency {stage} ms p50/p95/p99", *(_latency(configs[n]["overall"], stage) for n in names)]
              for stage in ("retrieval", "answer", "total", "ttft")]
     out.append(_table(["metric", *names], rows))
+    out.append("<p class='errors'>Errors: " + (" · ".join(html.escape(line) for line in error_lines(results))
+                                               or "none") + "</p>")
     judged = results.get("summary", {}).get("overall", {}).get("judge")
     out.append("<p>Citation support (ALCE) / faithfulness (RAGAS): " + html.escape(
         f"{_fmt(judged.get('citation_support'))} / {_fmt(judged.get('faithfulness'))}" if isinstance(judged, dict)
@@ -345,7 +366,8 @@ def html_report(results: dict, *, corpus=None) -> str:
             out.append(f"<h3>{html.escape(n)}</h3>")
             out.append(_table(["group", "questions", "hit@5", "Recall@10", "MRR@10", "accuracy", "token F1",
                                "abstain R", "false abstention", "CRAG"], rows))
-    out.append(f"<h2>Worst failures ({html.escape(names[0]) if names else ''})</h2>")
+    shown = results.get("configuration") or (names[0] if names else "")
+    out.append(f"<h2>Worst failures ({html.escape(str(shown))})</h2>")
     out += [_failure_html(item, corpus) for item in worst_failures(results.get("items", []))]
     out.append("</body></html>")
     return "\n".join(out)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from eval.dataset import DatasetError, dataset_hash, load_dataset, ragas_row
+from eval.dataset import DatasetError, abstention_reference, dataset_hash, load_dataset, ragas_row
 from eval.score import is_cross_lingual, score_item, summarise
 from eval.systems import Outcome
 from recordqa.settings import PROJECT_ROOT
@@ -29,6 +29,8 @@ __all__ = ["DatasetError", "load_dataset", "provenance", "run_eval", "run_items"
 
 
 def result_item(item: dict, outcome: Outcome) -> dict:
+    """One item's line of results.json. An item whose system gave no answer (``error``) keeps
+    empty scores: it is counted apart, never as a wrong answer."""
     result = {
         "id": item["id"],
         "question": item["question"],
@@ -40,13 +42,18 @@ def result_item(item: dict, outcome: Outcome) -> dict:
         "answers": item["answers"],
         "retrieved": outcome.retrieved,
         "answer": outcome.answer,
+        "answer_lang": outcome.lang or item["lang"],
         "citations": outcome.citations,
         "abstained": outcome.abstained,
         "latency_ms": outcome.timings_ms.get("total", 0.0),
+        "total_ms": outcome.timings_ms.get("total"),
+        "ttft_ms": outcome.timings_ms.get("ttft"),
         "timings_ms": outcome.timings_ms,
+        "attempts": outcome.attempts,
         "error": outcome.error,
+        "refusal": outcome.refusal,
     }
-    result["scores"] = score_item(item, result)
+    result["scores"] = {} if outcome.error else score_item(item, result)
     return result
 
 
@@ -60,9 +67,9 @@ def run_items(system, dataset: Sequence[dict], *, progress: bool = True,
             try:
                 outcome = system.answer(item)
             except ValueError as exc:  # a question the system refuses (QuestionError) is a wrong answer
-                outcome = Outcome("", [], False, None, {}, error=str(exc))
+                outcome = Outcome("", [], False, None, {}, refusal=str(exc))
             result = result_item(item, outcome)
-            if judge is not None:
+            if judge is not None and not result["error"]:
                 result["judge"] = judge(item, result)
             results.append(result)
     except KeyboardInterrupt:
@@ -110,33 +117,94 @@ def provenance(*, dataset_path: Path, settings_hash: str | None, models: dict, m
     }
 
 
+FIRST_ERRORS = 5
+
+
+def error_summary(results: list[dict]) -> dict:
+    """How many items got no answer, and the first messages (which usually say why)."""
+    failed = [r for r in results if r.get("error")]
+    first = [{"id": r["id"], "error": r["error"]} for r in failed[:FIRST_ERRORS]]
+    return {"errors": len(failed), "first_errors": first}
+
+
 def configuration_result(name: str, results: list[dict], interrupted: bool, *, elapsed_s: float,
                          resamples: int = 1000, extra: dict | None = None) -> dict:
-    summary = summarise(results, resamples=resamples) if results else {}
+    """Scores summarise the answered items only: an item without an answer says nothing about
+    the system's accuracy, so it is counted under ``errors`` instead."""
+    scored = [r for r in results if not r.get("error")]
+    summary = {**summarise(scored, resamples=resamples), **error_summary(results)} if results else {}
     return {"name": name, "summary": summary, "items": results, "interrupted": interrupted,
+            "questions": len(results), "scored": len(scored), **error_summary(results),
             "elapsed_s": round(elapsed_s, 2), **(extra or {})}
 
 
-def assemble(configs: list[dict], skipped: dict[str, str], run: dict, dataset_size: int) -> dict:
-    """results.json: the first configuration's summary and items at the top level (the first
-    format), every configuration under ``configurations``."""
-    primary = configs[0] if configs else {"summary": {}, "items": []}
-    summary = dict(primary["summary"])
-    if primary.get("mode"):
-        summary["mode"] = primary["mode"]
+def assemble(configs: list[dict], skipped: dict[str, str], run: dict, dataset_size: int,
+             primary: str | None = None) -> dict:
+    """results.json: the ``primary`` configuration's summary and items at the top level (the
+    first format; the shipped configuration when it ran, else the first), every configuration
+    under ``configurations``, the others' items under ``all_items``."""
+    first = next((c for c in configs if c["name"] == primary), configs[0] if configs else None)
+    first = first or {"name": None, "summary": {}, "items": [], "errors": 0, "first_errors": []}
+    summary = dict(first["summary"])
+    if first.get("mode"):
+        summary["mode"] = first["mode"]
     summary["settings_hash"] = run.get("settings_hash")
+    summary.setdefault("errors", first.get("errors", 0))
+    summary.setdefault("first_errors", first.get("first_errors", []))
+    ordered = [first, *(c for c in configs if c is not first)] if configs else []
     return {
         "summary": summary,
-        "items": primary["items"],
+        "configuration": first["name"],
+        "items": first["items"],
+        "errors": sum(c.get("errors", 0) for c in configs),
         "run": {**run, "finished": datetime.now(UTC).isoformat(timespec="seconds"), "questions": dataset_size,
                 "interrupted": any(c["interrupted"] for c in configs)},
-        "configurations": {c["name"]: {k: v for k, v in c.items() if k not in ("items", "name")} for c in configs},
+        "configurations": {c["name"]: {k: v for k, v in c.items() if k not in ("items", "name")} for c in ordered},
         "skipped": skipped,
-        "all_items": {c["name"]: c["items"] for c in configs[1:]},
+        "all_items": {c["name"]: c["items"] for c in ordered[1:]},
     }
 
 
-def write_outputs(results: dict, out_dir: Path, *, corpus=None) -> list[Path]:
+ContextText = Callable[[str, str], str | None]
+"""(paragraph id, language) -> the paragraph's text, or None when it cannot be had."""
+
+
+def per_item_row(name: str, item: dict, text: ContextText | None, abstentions: dict[str, str]) -> dict:
+    """A line of per_item.jsonl: the result, plus ragas' SingleTurnSample fields (contexts in
+    the answer's language, in rank order; an unanswerable item has no reference contexts and
+    the abstention as reference). ``abstentions`` caches the abstention per language."""
+    lang = item.get("answer_lang") or item["lang"]
+    if not item["answerable"] and lang not in abstentions:
+        abstentions[lang] = abstention_reference(lang)
+
+    def contexts(ids: list[str] | None) -> list[str]:
+        if text is None:
+            return []
+        return [t for t in (text(p, lang) for p in dict.fromkeys(ids or [])) if t]
+
+    row = {"configuration": name, **item,
+           **ragas_row({"question": item["question"], "answers": item["answers"], "lang": lang,
+                        "gold_paragraphs": item["gold_paragraphs"], "answerable": item["answerable"]}, item,
+                       abstention=abstentions.get(lang, ""))}
+    row["retrieved_contexts"] = contexts(item["retrieved"])
+    row["reference_contexts"] = contexts(item["gold_paragraphs"]) if item["answerable"] else []
+    return row
+
+
+def corpus_text(corpus) -> ContextText | None:
+    """Paragraph texts from the local index's corpus."""
+    if corpus is None:
+        return None
+
+    def text(paragraph: str, lang: str) -> str | None:
+        key = corpus.resolve(paragraph)
+        found = corpus.get(key, lang) if key else None
+        return found.text if found is not None else None
+
+    return text
+
+
+def write_outputs(results: dict, out_dir: Path, *, corpus=None, context_text: ContextText | None = None) -> list[Path]:
     from eval.report import html_report, markdown_summary
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -145,15 +213,13 @@ def write_outputs(results: dict, out_dir: Path, *, corpus=None) -> list[Path]:
     path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     written.append(path)
     path = out_dir / "per_item.jsonl"
+    text = context_text or corpus_text(corpus)
+    abstentions: dict[str, str] = {}
     with path.open("w", encoding="utf-8") as f:
-        names = list(results["configurations"]) or ["default"]
-        item_lists = [results["items"], *results.get("all_items", {}).values()]
-        for name, items in zip(names, item_lists, strict=False):
+        lists = [(results.get("configuration") or "default", results["items"]), *results.get("all_items", {}).items()]
+        for name, items in lists:
             for item in items:
-                row = {"configuration": name, **item,
-                       **ragas_row({"question": item["question"], "answers": item["answers"],
-                                    "gold_paragraphs": item["gold_paragraphs"]}, item)}
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                f.write(json.dumps(per_item_row(name, item, text, abstentions), ensure_ascii=False) + "\n")
     written.append(path)
     path = out_dir / "summary.md"
     path.write_text(markdown_summary(results), encoding="utf-8")

@@ -93,6 +93,8 @@ def block(items: Sequence[dict]) -> dict:
     out["citations_retrieved"] = m.mean(legacy)
     total = out["latency_ms_total"] or {}
     out["latency_ms_median"], out["latency_ms_p95"] = total.get("p50"), total.get("p95")
+    ttft = out["latency_ms_ttft"] or {}
+    out["ttft_ms_median"], out["ttft_ms_p95"] = ttft.get("p50"), ttft.get("p95")
     return out
 
 

@@ -101,6 +101,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--compare", help="configurations side by side, e.g. lexical,dense,hybrid,hybrid+rerank")
     p.add_argument("--endpoint", help="evaluate a deployed RecordQA (or OpenAI-compatible) URL over HTTP")
     p.add_argument("--api-key", help="API key for --endpoint")
+    p.add_argument("--stream", action="store_true",
+                   help="with --endpoint: ask the streaming endpoint and measure time to first token")
+    p.add_argument("--retries", type=int,
+                   help="with --endpoint: retries of a question after 429/503, a dropped connection or a timeout "
+                        "(default 4)")
+    p.add_argument("--retry-budget", type=float,
+                   help="with --endpoint: most seconds spent waiting to retry one question (default 60)")
     p.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples for the 95%% intervals")
     p.add_argument("--no-sweep", action="store_true", help="skip the abstention trade-off sweep")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -356,18 +363,33 @@ def cmd_eval(args, settings: Settings) -> int:
         run_fit(settings, out=args.fit_out, log=print)
         return 0
     from eval.harness import evaluate
+    from eval.retry import RetryPolicy
 
+    if (args.stream or args.retries is not None or args.retry_budget is not None) and not args.endpoint:
+        print("error: --stream, --retries and --retry-budget need --endpoint", file=sys.stderr)
+        return 2
+    policy = RetryPolicy()
+    policy = RetryPolicy(retries=policy.retries if args.retries is None else args.retries,
+                         budget_s=policy.budget_s if args.retry_budget is None else args.retry_budget)
+    if policy.retries < 0 or not policy.budget_s >= 0:
+        print("error: --retries and --retry-budget must be 0 or more", file=sys.stderr)
+        return 2
     results = evaluate(settings, args.dataset, args.out, compare=args.compare, endpoint=args.endpoint,
                        api_key=args.api_key, progress=not args.quiet, resamples=args.resamples,
-                       sweep=not args.no_sweep, log=_note, answerer_factory=lambda: _answerer(settings))
+                       sweep=not args.no_sweep, log=_note, answerer_factory=lambda: _answerer(settings),
+                       stream=args.stream, retry=policy)
     for name, config in results["configurations"].items():
         overall = config["summary"].get("overall", {})
-        print(f"{name}: {overall.get('questions', 0)} questions; hit@5 {_fmt(overall.get('hit@5'))}, "
+        errors = config.get("errors", 0)
+        ttft = (f", time to first token median {overall['ttft_ms_median']:.0f} ms, p95 {overall['ttft_ms_p95']:.0f} ms"
+                if overall.get("ttft_ms_median") is not None else "")
+        print(f"{name}: {config.get('questions', overall.get('questions', 0))} questions, {errors} "
+              f"error{'s' * (errors != 1)}{' (not scored)' if errors else ''}; hit@5 {_fmt(overall.get('hit@5'))}, "
               f"answer accuracy {_fmt(overall.get('answer_accuracy'))}, abstention recall "
               f"{_fmt(overall.get('abstention_recall'))}, "
               f"false abstention {_fmt(overall.get('false_abstention_rate'))}, "
               f"CRAG {_fmt(overall.get('crag_score'))}, citations not retrieved "
-              f"{_fmt(overall.get('citations_not_retrieved'))}")
+              f"{_fmt(overall.get('citations_not_retrieved'))}{ttft}")
     for name, reason in results["skipped"].items():
         print(f"{name}: skipped ({reason})")
     for path in results["written"]:
@@ -375,7 +397,12 @@ def cmd_eval(args, settings: Settings) -> int:
     if results["run"]["interrupted"]:
         print("interrupted: the outputs cover the questions finished so far", file=sys.stderr)
         return 130
-    return 0
+    failed = {name: c for name, c in results["configurations"].items() if c.get("errors")}
+    for name, config in failed.items():
+        first = config["first_errors"][0]
+        print(f"error: {name}: {config['errors']} of {config['questions']} questions got no answer (not scored); "
+              f"first: {first['id']}: {first['error']}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def _fmt(value) -> str:
