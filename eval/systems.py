@@ -50,12 +50,17 @@ class InProcess:
                        timings, lang=answer.lang)
 
 
+UNREACHABLE_QUESTIONS = 3
+"""After this many questions in a row got no reply at all, the next ones are tried once."""
+
+
 class _Retry(Exception):
     """An attempt that may succeed if made again (429/503, a dropped connection, a timeout)."""
 
-    def __init__(self, message: str, retry_after: float | None = None):
+    def __init__(self, message: str, retry_after: float | None = None, *, unreachable: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.unreachable = unreachable  # no HTTP answer at all (refused, reset, timed out)
 
 
 class _Failed(Exception):
@@ -92,6 +97,7 @@ class Endpoint:
         self.client = client or httpx.Client(timeout=timeout_s)
         self.sleep = sleep
         self._paragraphs: dict[str, dict | None] = {}
+        self._unreachable_in_a_row = 0
 
     def answer(self, item: dict) -> Outcome:
         waited, attempt = 0.0, 0
@@ -101,20 +107,28 @@ class Endpoint:
             try:
                 outcome = self._attempt(item, started)
             except _Failed as exc:
+                self._unreachable_in_a_row = 0
                 return Outcome("", [], False, None, {"total": _ms(started)}, error=str(exc), attempts=attempt)
             except _Retry as exc:
-                wait = self.retry.wait(attempt - 1, exc.retry_after, waited)
+                # A deployment that has not answered several questions in a row is down: waiting
+                # out every question's retries would only make the run end much later.
+                down = exc.unreachable and self._unreachable_in_a_row >= UNREACHABLE_QUESTIONS
+                wait = None if down else self.retry.wait(attempt - 1, exc.retry_after, waited)
                 if wait is None:
                     gave_up = (f"; gave up after {attempt} attempt{'s' * (attempt > 1)}"
                                + (f", {waited:g} s waited" if waited else ""))
-                    if exc.retry_after is not None and attempt - 1 < self.retry.retries:
+                    if down:
+                        gave_up += f" (not retried: the {UNREACHABLE_QUESTIONS} questions before got no reply either)"
+                    elif exc.retry_after is not None and attempt - 1 < self.retry.retries:
                         gave_up += (f" (Retry-After {exc.retry_after:g} s is beyond the "
                                     f"{self.retry.budget_s:g} s budget)")
+                    self._unreachable_in_a_row = self._unreachable_in_a_row + 1 if exc.unreachable else 0
                     return Outcome("", [], False, None, {"total": _ms(started)}, error=f"{exc}{gave_up}",
                                    attempts=attempt)
                 self.sleep(wait)
                 waited += wait
                 continue
+            self._unreachable_in_a_row = 0
             outcome.attempts = attempt
             return outcome
 
@@ -151,7 +165,7 @@ class Endpoint:
                     return self._whole(response, started)
                 return self._streamed(response, started)
         except httpx.TransportError as exc:  # refused, reset, timed out: the next try may get through
-            raise _Retry(f"{type(exc).__name__}: {exc}".rstrip(": ")) from exc
+            raise _Retry(f"{type(exc).__name__}: {exc}".rstrip(": "), unreachable=True) from exc
         except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
             raise _Failed(f"malformed reply from {self.url}: {type(exc).__name__}: {exc}") from exc
 

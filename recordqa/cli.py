@@ -33,9 +33,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if getattr(args, "index_dir", None):
         settings = settings.model_copy(update={"index_dir": args.index_dir})
-    from recordqa.factories import configure_environment
-
-    configure_environment(settings)
+    if not getattr(args, "defer_models", False):
+        _prepare_environment(args, settings)
     from indexer.embedder import EmbedderUnavailable
     from indexer.live import IndexMissing
     from indexer.record import RecordError
@@ -58,8 +57,32 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _prepare_environment(args, settings: Settings) -> None:
+    """Process-wide switches for the model libraries, set before the first of them is imported.
+    Commands that load no model (show, export, feedback) never call this, and so never import the
+    model stack; ask calls it once the question passed its checks."""
+    if not getattr(args, "progress_bars", False):
+        # Loading and encoding bars are noise on an ordinary command; index and eval keep theirs.
+        for name, value in (("HF_HUB_DISABLE_PROGRESS_BARS", "1"), ("TRANSFORMERS_VERBOSITY", "error"),
+                            ("TQDM_DISABLE", "1")):
+            os.environ.setdefault(name, value)
+    from recordqa.factories import configure_environment
+
+    configure_environment(settings)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("recordqa")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recordqa", description="Cited answers from UN meeting records.")
+    parser.add_argument("--version", action="version", version=f"recordqa {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, func, help_: str) -> argparse.ArgumentParser:
@@ -72,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="*", type=Path, help="record files or folders")
     p.add_argument("--force", action="store_true", help="rebuild even if the index is current")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(progress_bars=True)
 
     p = command("ask", cmd_ask, "Answer one question with citations.")
     p.add_argument("question")
@@ -79,12 +103,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["zh", "en"], help="answer language (default: the question's)")
     p.add_argument("--explain", action="store_true",
                    help="also show the question's analysis and the features behind the decision")
+    p.set_defaults(defer_models=True)
 
     p = command("show", cmd_show, "Print one paragraph in every language.")
     p.add_argument("paragraph", help="paragraph number, e.g. 45 (or RECORD:45)")
+    p.set_defaults(defer_models=True)
 
     p = command("export", cmd_export, "Print the indexed paragraphs.")
     p.add_argument("--format", choices=["jsonl"], default="jsonl")
+    p.set_defaults(defer_models=True)
+
+    p = sub.add_parser("feedback", help="Work with the chat's and the API's answer feedback.",
+                       description="Work with the chat's and the API's answer feedback (RECORDQA_FEEDBACK_PATH).")
+    p.set_defaults(func=cmd_feedback, defer_models=True)
+    feedback_sub = p.add_subparsers(dest="feedback_command", required=True)
+    f = feedback_sub.add_parser("export", help="write the feedback as benchmark JSON lines (eval/README.md), "
+                                "for evaluators to turn complaints into test questions")
+    f.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
     command("doctor", cmd_doctor, "Show what is installed, configured and active.")
     command("chat", cmd_chat, "Interactive chat in the terminal.")
@@ -180,6 +215,11 @@ def _answerer(settings: Settings, *, log_build: bool = True):
 
 
 def cmd_ask(args, settings: Settings) -> int:
+    from qa.pipeline import clean_question
+
+    # An empty or over-long question is refused before any model or index is loaded.
+    clean_question(args.question, settings.max_question_chars)
+    _prepare_environment(args, settings)
     answerer = _answerer(settings)
     answer = answerer.ask(args.question, lang=args.lang, explain=args.explain)
     for notice in answer.notices:
@@ -188,14 +228,31 @@ def cmd_ask(args, settings: Settings) -> int:
         print(json.dumps(answer.public_json(), ensure_ascii=False, indent=2))
         return 0
     print(answer.answer)
-    if answer.citations and answer.outcome == "answer":
+    quotes = _citation_lines(answer) if answer.outcome == "answer" else []
+    if quotes:
         print()
-        for citation in answer.citations:
-            print(f"[¶{citation.paragraph}] {citation.quote}")
+        print("\n".join(quotes))
     if args.explain and answer.explain:
         print()
         print(json.dumps(answer.explain, ensure_ascii=False, indent=2))
     return 0
+
+
+def _citation_lines(answer, indent: str = "") -> list[str]:
+    """'[¶N] quote' for each citation whose quote the answer text does not already show: an
+    extractive answer is often the quoted sentence itself, which need not be printed twice."""
+    shown = " ".join(answer.answer.split())
+    return [f"{indent}[¶{c.paragraph}] {c.quote}" for c in answer.citations if " ".join(c.quote.split()) not in shown]
+
+
+def _open_records(settings: Settings):
+    """The indexed records without the search structures (no model, no vector store)."""
+    from indexer.indexed_records import open_indexed_records
+
+    records = open_indexed_records(settings.index_dir)
+    for notice in _index_notices(records):
+        _note(notice)
+    return records
 
 
 def _open_index(settings: Settings):
@@ -208,7 +265,9 @@ def _open_index(settings: Settings):
 
 
 def cmd_show(args, settings: Settings) -> int:
-    index = _open_index(settings)
+    from ui.labels import label
+
+    index = _open_records(settings)
     key = index.corpus.resolve(args.paragraph)
     if key is None:
         print(f"error: no paragraph '{args.paragraph}' in the index "
@@ -218,9 +277,12 @@ def cmd_show(args, settings: Settings) -> int:
         paragraph = index.corpus.get(key, lang)
         if paragraph is None:
             continue
-        flags = [name for name in ("pending", "missing_annex", "placeholder") if getattr(paragraph, name)]
+        # Each language's line in its own words: its heading, 'agenda item' and flags.
+        flags = [label(lang, f"flag_{name}") for name in ("pending", "missing_annex", "placeholder")
+                 if getattr(paragraph, name)]
+        item = label(lang, "show_agenda_item", item=paragraph.agenda_item) if paragraph.agenda_item else ""
         print(f"[{lang}] ¶{paragraph.id}  {paragraph.section or paragraph.chapter or ''}"
-              f"{'  agenda item ' + paragraph.agenda_item if paragraph.agenda_item else ''}"
+              f"{'  ' + item if item else ''}"
               f"{'  (' + ', '.join(flags) + ')' if flags else ''}")
         print(paragraph.text)
         print()
@@ -237,15 +299,31 @@ def export_rows(corpus) -> list[dict]:
             "id": first.id, "record": first.record, "section": first.section or first.chapter,
             "chapter": first.chapter, "agenda_item": first.agenda_item, "pending": first.pending,
             "missing_annex": first.missing_annex, "placeholder": first.placeholder,
+            # 'section' is the first language's; every language's heading is here.
+            "sections": {lang: p.section or p.chapter for lang, p in versions.items()},
             "text": {lang: p.text for lang, p in versions.items()},
         })
     return rows
 
 
 def cmd_export(args, settings: Settings) -> int:
-    index = _open_index(settings)
+    index = _open_records(settings)
     for row in export_rows(index.corpus):
         print(json.dumps(row, ensure_ascii=False))
+    return 0
+
+
+def cmd_feedback(args, settings: Settings) -> int:
+    from ui.feedback import FeedbackStore, benchmark_lines
+
+    lines = benchmark_lines(FeedbackStore(settings.feedback_path).all())
+    text = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines)
+    if args.out is None:
+        print(text, end="")
+        return 0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
+    print(f"wrote {args.out}: {len(lines)} feedback line{'s' * (len(lines) != 1)}")
     return 0
 
 
@@ -312,8 +390,8 @@ def cmd_chat(args, settings: Settings) -> int:
             print(f"error: {exc}")
             continue
         print(answer.answer)
-        for citation in answer.citations:
-            print(f"  [¶{citation.paragraph}] {citation.quote}")
+        for line in _citation_lines(answer, indent="  "):
+            print(line)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
 
 

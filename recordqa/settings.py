@@ -39,6 +39,7 @@ INDEX_SHAPING_FIELDS = (
 NOT_ANSWER_SHAPING = frozenset({
     "records_dir", "index_dir", "cache_dir", "prompts_dir", "llm_api_key", "judge_base_url", "judge_model",
     "judge_api_key", "embed_origins", "rate_limit_per_minute", "api_keys", "ui_auth", "ui_concurrency",
+    "feedback_path",
 })
 
 
@@ -57,6 +58,11 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(
         PROJECT_ROOT / ".recordqa" / "cache",
         description="Writable cache (jieba's dictionary cache); never /tmp or the home folder.",
+    )
+    feedback_path: Path = Field(
+        PROJECT_ROOT / ".recordqa" / "feedback.sqlite3",
+        description="SQLite file keeping the thumbs up/down and comments given on answers in the chat and "
+        "through POST /api/feedback (`recordqa feedback export` writes them as benchmark lines).",
     )
     embedding_model: str = Field(
         MULTILINGUAL_MODEL,

@@ -29,6 +29,7 @@ ANSWER_FIELDS = {"question", "answer", "abstained", "reason", "outcome", "confid
 ENDPOINTS = {
     "/api/ask": {"post"},
     "/api/ask/stream": {"post"},
+    "/api/feedback": {"post"},
     "/api/paragraphs/{paragraph_id}": {"get"},
     "/healthz": {"get"},
     "/v1/chat/completions": {"post"},

@@ -4,8 +4,10 @@ any model, and quiet, readable output in both languages."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,95 @@ def test_ci_runs_the_readme_test_command(system):
     assert result.returncode == 0, result.stderr
     assert log.read_text().splitlines() == ["make test"]
     assert "make test " in (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- a CLI that starts at once
+
+# Runs the command as `recordqa` does and reports which model libraries it imported (stderr, last line).
+IMPORTS_WRAPPER = f"""
+import runpy, sys
+sys.argv = ["recordqa", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("recordqa.cli", run_name="__main__")
+except SystemExit as exit:
+    code = exit.code
+print("imported:", sorted({{m.split(".")[0] for m in sys.modules}} & set({MODEL_LIBRARIES!r})), file=sys.stderr)
+sys.exit(code)
+"""
+
+
+@pytest.fixture(scope="module")
+def dense_env(tmp_path_factory, jieba_cache, cli, tiny_model):
+    """An index with dense vectors (the tiny model): opening it for search would import chromadb."""
+    root = tmp_path_factory.mktemp("dense-cli")
+    env = cli.env(root, jieba_cache, embedding_model=tiny_model, window_overlap_tokens=8)
+    built = cli.run(["index", "--quiet"], env, timeout=600)
+    assert built.returncode == 0, built.stderr
+    return env
+
+
+def run_counting_imports(env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess, str]:
+    result = subprocess.run([sys.executable, "-c", IMPORTS_WRAPPER, *args], env=env, cwd=env["HOME"],
+                            capture_output=True, text=True, encoding="utf-8", timeout=120)
+    imported = result.stderr.splitlines()[-1]
+    return result, imported
+
+
+@pytest.mark.parametrize("args", [["show", "3"], ["export"], ["--version"], ["ask", ""], ["ask", "  "]],
+                         ids=["show", "export", "version", "ask-empty", "ask-blank"])
+def test_commands_that_need_no_model_import_none(dense_env, args):
+    result, imported = run_counting_imports(dense_env, *args)
+
+    assert imported == "imported: []", result.stderr
+
+
+def test_version_prints_the_version(cli, tmp_path, jieba_cache):
+    from importlib.metadata import version
+
+    result = cli.run(["--version"], cli.env(tmp_path, jieba_cache))
+
+    assert (result.returncode, result.stdout, result.stderr) == (0, f"recordqa {version('recordqa')}\n", "")
+
+
+def test_an_empty_question_fails_in_one_line_before_any_index_is_read(cli, tmp_path, jieba_cache):
+    # No index exists here: the question is refused before anything would build one.
+    result = cli.run(["ask", ""], cli.env(tmp_path, jieba_cache))
+
+    assert (result.returncode, result.stdout, result.stderr) == (2, "", "error: the question is empty\n")
+    assert not (tmp_path / "index").exists()
+
+
+# --------------------------------------------------------------------------- quiet, readable output
+
+
+def test_ask_with_a_dense_model_prints_no_progress_bars(dense_env, cli):
+    result = cli.run(["ask", "Who was elected President of the Assembly?"], dense_env, timeout=300)
+
+    assert result.returncode == 0, result.stderr
+    assert "%|" not in result.stderr and "it/s" not in result.stderr, result.stderr
+    assert all(line.startswith(("note: ", "error: ")) for line in result.stderr.splitlines()), result.stderr
+
+
+def test_ask_does_not_print_the_quoted_sentence_twice(cli, tmp_path, jieba_cache, built_index):
+    env = cli.env(tmp_path, jieba_cache, index_dir=built_index.index_dir, embedding_model=built_index.embedding_model)
+
+    result = cli.run(["ask", "Who was elected President of the Assembly?"], env)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ("At its 1st plenary meeting, the Assembly elected Ms. Martha Delgado Peralta (Mexico) "
+                             "by acclamation as President of the Assembly at its first session. [¶3]\n")
+
+
+def test_show_and_export_give_headings_in_each_language(cli, tmp_path, jieba_cache, built_index):
+    env = cli.env(tmp_path, jieba_cache, index_dir=built_index.index_dir, embedding_model=built_index.embedding_model)
+
+    show = cli.run(["show", "45"], env).stdout.splitlines()
+    pending = cli.run(["show", "23"], env).stdout.splitlines()
+    rows = [json.loads(line) for line in cli.run(["export"], env).stdout.splitlines()]
+
+    assert "[en] ¶45  L. Election of members of the Executive Board (agenda item 9)  agenda item 9" in show
+    assert "[zh] ¶45  L. 选举执行局成员（议程项目 9）  议程项目 9" in show
+    assert "[en] ¶23  E. Attendance  (pending)" in pending and "[zh] ¶23  E. 出席情况  (待补)" in pending
+    assert rows[44]["sections"] == {"en": "L. Election of members of the Executive Board (agenda item 9)",
+                                    "zh": "L. 选举执行局成员（议程项目 9）"}

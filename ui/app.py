@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 
 from qa.pipeline import Answerer
 from recordqa.settings import Settings
-from ui import api, openai_api
+from ui import api, feedback_api, openai_api
 from ui.errors import install_error_handlers
 from ui.service import Service
 
@@ -57,6 +57,7 @@ def create_app(settings: Settings, answerer: Answerer, *, with_chat: bool = True
 
     app.include_router(api.router)
     app.include_router(openai_api.router)
+    app.include_router(feedback_api.router)
 
     @app.get("/embed.js", include_in_schema=False)
     def embed_js() -> FileResponse:

@@ -14,16 +14,28 @@ import gradio as gr
 from fastapi import FastAPI
 
 from qa.answer import QuestionError
-from ui.labels import interface_language, label
-from ui.markup import answer_markdown, escape_text, pieces
+from ui.labels import LABELS, interface_language, label
+from ui.markup import answer_markdown, conversation_markdown, escape_text, pieces
 from ui.record_card import describe_records, example_questions
 from ui.service import RateLimited, Service
+from ui.shown_answers import ShownAnswers
 
 log = logging.getLogger("recordqa.server")
 
 HEAD = '<link rel="stylesheet" href="/static/chat.css"><script src="/static/chat.js" defer></script>'
 # Set the page language for chat.js (viewer labels) before the Python handler relabels the page.
 SET_LANG_JS = "(lang) => { document.documentElement.dataset.rqLang = lang; return lang; }"
+# The conversation's Markdown is built on the server (conversation_markdown) and saved by the
+# browser as a file: nothing is written on the server.
+DOWNLOAD_JS = """(text) => {
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(new Blob([text], {type: "text/markdown;charset=utf-8"}));
+  link.download = "recordqa-conversation.md";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+}"""
 STREAM_PAUSE_S = 0.03
 
 
@@ -32,15 +44,25 @@ def status_markdown(service: Service, ui_lang: str) -> str:
     mode = label(ui_lang, "extractive") if status["mode"] == "extractive" else f"LLM {status['mode'][4:]}"
     dense = status["dense"]
     if dense["on"]:
-        languages = "/".join(dense["languages"])
-        scope = languages if dense["all_languages"] else label(ui_lang, "dense_only", languages=languages)
-        dense_text = f"{label(ui_lang, 'dense_on')} ({escape_text(dense['label'])}; {scope})"
+        # Which languages semantic search covers, by name: "on" alone misled when it was English only.
+        languages = language_names(dense["languages"], ui_lang)
+        model = escape_text(dense["label"] or "")
+        if dense["all_languages"]:
+            dense_text = f"{label(ui_lang, 'dense_on')} ({languages}; {model})"
+        else:
+            dense_text = label(ui_lang, "dense_partial", languages=languages, model=model)
     else:
         dense_text = label(ui_lang, "dense_off")
     return f"{label(ui_lang, 'mode')}: {escape_text(mode)} · {label(ui_lang, 'dense')}: {dense_text}"
 
 
 def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
+    records = service.answerer.index.corpus.record_ids
+    shown = ShownAnswers(records[0] if len(records) == 1 else "")
+    feedback = FeedbackStore(service.settings.feedback_path)
+    # The chat asks through this wrapper, which keeps each answer it shows, so a thumbs up/down can
+    # store the answer's JSON and a downloaded conversation can cite its quotes.
+    service = shown.recording(service)
     corpus, packs = service.answerer.index.corpus, service.answerer.extractive.packs
     examples = example_questions(corpus, packs)
 
@@ -98,7 +120,25 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
             gr.update(value=label(ui_lang, "ask")),
             gr.update(value=label(ui_lang, "new")),
             gr.update(label=label(ui_lang, "interface")),
-        )
+            gr.update(label=label(ui_lang, "feedback_comment")),
+            gr.update(value=label(ui_lang, "download")),
+            gr.update(value=""),
+        ) + ((gr.update(label=label(ui_lang, "examples")),) if examples_block is not None else ())
+
+    def rate(chat: list, comment: str, ui_lang: str, data: gr.LikeData):
+        if data.liked not in (True, False):  # a thumb taken back: nothing to store
+            return gr.update(), gr.update()
+        index = data.index[0] if isinstance(data.index, list | tuple) else data.index
+        message = chat[index] if isinstance(index, int) and 0 <= index < len(chat or []) else data.value
+        answer = shown.find(message) or shown.find(data.value)
+        if answer is None:
+            return gr.update(value=label(ui_lang, "feedback_unknown")), gr.update()
+        feedback.add(answer.public_json(), "up" if data.liked else "down", (comment or "")[:MAX_COMMENT_CHARS],
+                     service.settings.settings_hash(), "chat")
+        return gr.update(value=label(ui_lang, "feedback_thanks")), gr.update(value="")
+
+    def conversation(chat: list, ui_lang: str) -> str:
+        return conversation_markdown(shown.in_chat(chat), ui_lang)
 
     def initial_language(request: gr.Request) -> str:
         return interface_language(request.query_params.get("lang"), request.headers.get("accept-language"))
@@ -111,15 +151,23 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
                                elem_id="rq-lang", scale=0, min_width=200)
         status = gr.Markdown(status_markdown(service, "en"), elem_id="rq-status")
         chatbot = gr.Chatbot(label=label("en", "chat"), elem_id="rq-chat", height=330 if compact else 520,
-                             sanitize_html=True, render_markdown=True, feedback_options=None,
+                             sanitize_html=True, render_markdown=True, feedback_options=("Like", "Dislike"),
                              buttons=["copy"], group_consecutive_messages=False)
         with gr.Row():
             box = gr.Textbox(label=label("en", "question"), placeholder=placeholder("en"),
                              elem_id="rq-question", scale=8, lines=1, max_lines=4, autofocus=not compact)
             ask = gr.Button(label("en", "ask"), variant="primary", elem_id="rq-ask", scale=1, min_width=80)
         new = gr.Button(label("en", "new"), elem_id="rq-new", size="sm")
+        with gr.Row(visible=not compact):
+            comment = gr.Textbox(label=label("en", "feedback_comment"), elem_id="rq-feedback-comment", scale=8,
+                                 lines=1, max_lines=3, max_length=MAX_COMMENT_CHARS)
+            download = gr.Button(label("en", "download"), elem_id="rq-download", size="sm", scale=2)
+        thanks = gr.Markdown("", elem_id="rq-feedback-status")
+        markdown = gr.Textbox(visible=False, elem_id="rq-conversation")
+        examples_block = None
         if not compact:
-            gr.Examples(examples, inputs=[box], label=label("en", "examples"), elem_id="rq-examples")
+            examples_block = gr.Examples(examples, inputs=[box], label=label("en", "examples"),
+                                         elem_id="rq-examples")
         history = gr.State([])
 
         outputs = [chatbot, history, box]
@@ -129,8 +177,13 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
         new.click(lambda: ([], [], ""), None, outputs, queue=False)
         # The chat's own trash button must forget the conversation too, not just hide it.
         chatbot.clear(lambda: [], None, history, queue=False)
-        ui_lang.change(relabel, [ui_lang], [header, status, chatbot, box, ask, new, ui_lang], js=SET_LANG_JS,
-                       queue=False)
+        relabelled = [header, status, chatbot, box, ask, new, ui_lang, comment, download, thanks]
+        if examples_block is not None:
+            relabelled.append(examples_block.dataset)
+        ui_lang.change(relabel, [ui_lang], relabelled, js=SET_LANG_JS, queue=False)
+        chatbot.like(rate, [chatbot, comment, ui_lang], [thanks, comment], queue=False)
+        download.click(conversation, [chatbot, ui_lang], markdown, queue=False).then(
+            None, [markdown], None, js=DOWNLOAD_JS, queue=False)
         demo.load(initial_language, None, [ui_lang], queue=False)
     return demo
 

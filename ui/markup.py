@@ -18,6 +18,16 @@ def escape_text(text: str) -> str:
     return _MARKDOWN_ACTIVE.sub(r"\\\1", html.escape(text, quote=False))
 
 
+# In a downloaded document: what could start emphasis, code, links, headings, tables or tags.
+# Parentheses stay readable: without an unescaped ']' before them they make no link.
+_DOCUMENT_ACTIVE = re.compile(r"([\\`*_\[\]<>#|~])")
+
+
+def document_text(text: str) -> str:
+    """Record or user text for a Markdown file people also read raw: shown literally, lightly escaped."""
+    return _DOCUMENT_ACTIVE.sub(r"\\\1", text)
+
+
 def citation_anchor(record: str, paragraph: str) -> str:
     return f"#para={record}:{paragraph}"
 
@@ -50,6 +60,25 @@ def answer_markdown(answer: Answer, ui_lang: str, default_record: str = "") -> s
     if notes:
         body += "\n\n" + "\n".join(f"> {escape_text(n)}" for n in notes)
     return body
+
+
+def conversation_markdown(answers: list[Answer], ui_lang: str) -> str:
+    """A conversation as a Markdown document: each question, its answer and the sentences it cites
+    with their paragraph and record, in the interface language's headings. Record and user text
+    is escaped (document_text), so the document shows it literally."""
+    lines = [f"# {label(ui_lang, 'conversation_title')}", ""]
+    for number, answer in enumerate(answers, 1):
+        lines += [f"## {number}. {document_text(answer.question)}", ""]
+        if answer.standalone_question:
+            lines += [f"*{label(ui_lang, 'searched', question=document_text(answer.standalone_question))}*", ""]
+        lead = ("indirect" if answer.outcome == "indirect" else "no_answer") if answer.abstained else None
+        lines += [(f"**{label(ui_lang, lead)}** · " if lead else "") + document_text(answer.answer), ""]
+        if answer.citations:
+            lines += [f"**{label(ui_lang, 'citations_heading')}**", ""]
+            lines += [f"- \\[¶{c.paragraph}\\] {document_text(c.record)}: {document_text(c.quote)}"
+                      for c in answer.citations]
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def pieces(text: str, size: int = 12) -> list[str]:

@@ -33,12 +33,52 @@ def marked_sentences(sentences: list[str], claim: str) -> list[bool]:
     return [s >= _MIN_OVERLAP or (s == best and s > 0.2) for s in scores]
 
 
+def _latin(text: str) -> set[str]:
+    """Names, numbers and symbols: the words a Chinese and an English sentence share verbatim."""
+    return set(re.findall(r"[a-z0-9]+", text.lower()))
+
+
+def _spans(sentences: list[str]) -> list[tuple[float, float]]:
+    """Each sentence's place in its paragraph as a fraction of the paragraph's length."""
+    total = sum(len(s) for s in sentences) or 1
+    spans, start = [], 0
+    for sentence in sentences:
+        spans.append((start / total, (start + len(sentence)) / total))
+        start += len(sentence)
+    return spans
+
+
+def aligned_marks(source: list[str], marks: list[bool], target: list[str]) -> list[bool]:
+    """The target-language sentences that translate the marked source sentences.
+
+    Versions that split into as many sentences are aligned one to one. Otherwise (one version
+    joins with semicolons what the other ends with full stops) a target sentence is marked when
+    it covers mostly the same stretch of the paragraph as the marked sentences, and the best
+    candidate is always marked, its place and the names and numbers it shares with them
+    deciding, so the reader still sees where to look."""
+    if len(source) == len(target):
+        return list(marks)
+    if not any(marks) or not target:
+        return [False] * len(target)
+    marked_spans = [span for span, marked in zip(_spans(source), marks, strict=True) if marked]
+    shared_words = set().union(*(_latin(s) for s, marked in zip(source, marks, strict=True) if marked))
+    overlaps, scores = [], []
+    for (start, end), sentence in zip(_spans(target), target, strict=True):
+        covered = sum(max(0.0, min(end, b) - max(start, a)) for a, b in marked_spans)
+        overlap = covered / (end - start) if end > start else 0.0
+        words = _latin(sentence)
+        shared = len(words & shared_words) / len(words) if words else 0.0
+        overlaps.append(overlap)
+        scores.append(overlap + shared)
+    best = max(scores)
+    return [o >= _MIN_OVERLAP or (s == best and s > 0) for o, s in zip(overlaps, scores, strict=True)]
+
+
 def paragraph_view(corpus: Corpus, key: str, highlight: str | None = None) -> dict:
     """JSON for one paragraph: metadata, text per language, and sentences with a ``highlight`` flag.
 
-    The claim is matched in its own language; the other language's sentence with the same
-    position is marked too when both versions split into the same number of sentences (an
-    aligned translation), since sentence ids are not recorded across languages."""
+    The claim is matched in its own language; the other language's matching sentences are found
+    by ``aligned_marks``, since sentence ids are not recorded across languages."""
     versions = {lang: corpus.get(key, lang) for lang in corpus.languages}
     versions = {lang: p for lang, p in versions.items() if p is not None}
     first = next(iter(versions.values()))
@@ -49,8 +89,8 @@ def paragraph_view(corpus: Corpus, key: str, highlight: str | None = None) -> di
         if claim_lang in split:
             marks[claim_lang] = marked_sentences(split[claim_lang], highlight)
             for lang, sentences in split.items():
-                if lang != claim_lang and len(sentences) == len(split[claim_lang]):
-                    marks[lang] = list(marks[claim_lang])
+                if lang != claim_lang:
+                    marks[lang] = aligned_marks(split[claim_lang], marks[claim_lang], sentences)
     return {
         "id": first.id,
         "key": key,
