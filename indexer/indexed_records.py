@@ -10,7 +10,7 @@ from pathlib import Path
 from indexer.build import current_build
 from indexer.corpus import Corpus
 from indexer.live import IndexMissing
-from indexer.manifest import Manifest, ManifestError, corpus_from_json
+from indexer.manifest import Manifest, corpus_from_json
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ def open_indexed_records(index_dir: Path) -> IndexedRecords:
     try:
         manifest = Manifest.read(build / "manifest.json")
         corpus = corpus_from_json(json.loads((build / "records.json").read_text(encoding="utf-8")))
-    except (ManifestError, OSError, ValueError, KeyError, TypeError) as exc:
+    # RuntimeError: the manifest reader's own error for a missing or unreadable manifest.
+    except (RuntimeError, OSError, ValueError, KeyError, TypeError) as exc:
         raise IndexMissing(f"the index in {index_dir} is broken ({exc}); run `recordqa index --force`") from exc
     return IndexedRecords(build, manifest, corpus)

@@ -14,6 +14,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from qa.answer import QuestionError
+from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from ui.labels import LABELS, interface_language, label
 from ui.markup import answer_markdown, conversation_markdown, escape_text, pieces
 from ui.record_card import describe_records, example_questions
@@ -54,6 +55,12 @@ def status_markdown(service: Service, ui_lang: str) -> str:
     else:
         dense_text = label(ui_lang, "dense_off")
     return f"{label(ui_lang, 'mode')}: {escape_text(mode)} · {label(ui_lang, 'dense')}: {dense_text}"
+
+
+def language_names(codes: list[str], ui_lang: str) -> str:
+    """'Chinese and English' / '中文和英文' for ['zh', 'en'] (codes without a name are shown as they are)."""
+    names = [label(ui_lang, f"lang_{code}") if f"lang_{code}" in LABELS["en"] else code for code in codes]
+    return label(ui_lang, "languages_joiner").join(names)
 
 
 def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
