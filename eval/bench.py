@@ -1,5 +1,6 @@
-"""`make bench`: index build time and per-question latency, lexical-only vs hybrid, then the
-latency of the web API (`POST /api/ask`) with 1 user and with 20 concurrent users.
+"""`make bench`: how long `recordqa show 3` takes next to `python -c pass`, index build time and
+per-question latency, lexical-only vs hybrid, then the latency of the web API (`POST /api/ask`)
+with 1 user and with 20 concurrent users.
 
 Prints figures; asserts nothing. Each configuration builds its own index in a temporary
 folder, so the live index is untouched; the API server is `recordqa serve` as a subprocess
@@ -58,6 +59,30 @@ def bench(mode: str, settings: Settings, questions: list[dict]) -> dict:
             "latency_ms_median": round(statistics.median(latencies), 1),
             "latency_ms_p95": percentile(latencies, 0.95),
         }
+
+
+CLI_RUNS = 5
+
+
+def bench_cli_start(settings: Settings) -> dict:
+    """Wall time of `recordqa show 3` and `recordqa --version` (commands that load no model) next to
+    `python -c pass`: what starting the CLI costs beyond the interpreter. Median of CLI_RUNS runs."""
+    with tempfile.TemporaryDirectory(prefix="recordqa-bench-cli-") as tmp:
+        settings = settings.model_copy(update={"index_dir": Path(tmp) / "index", "retrieval_mode": "lexical"})
+        ensure_index(settings, embedders=[], progress=False)
+        env = {**server_env(Path(tmp)), "RECORDQA_INDEX_DIR": str(settings.index_dir)}
+
+        def wall_s(*args: str) -> float:
+            times = []
+            for _ in range(CLI_RUNS):
+                started = time.perf_counter()
+                subprocess.run([sys.executable, *args], env=env, cwd=tmp, capture_output=True, check=True)
+                times.append(time.perf_counter() - started)
+            return round(statistics.median(times), 2)
+
+        return {"mode": "cli start", "python_c_pass_s": wall_s("-c", "pass"),
+                "recordqa_version_s": wall_s("-m", "recordqa.cli", "--version"),
+                "recordqa_show_3_s": wall_s("-m", "recordqa.cli", "show", "3")}
 
 
 API_USERS = (1, 20)
@@ -173,6 +198,7 @@ def main() -> None:
     configure_environment(settings)
     questions = load_dataset(DATASET)
     print(f"machine: {machine()}")
+    print(json.dumps(bench_cli_start(settings), ensure_ascii=False))
     rows = [bench("lexical", settings, questions), bench("hybrid", settings, questions)]
     for row in rows:
         print(json.dumps(row, ensure_ascii=False))

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from langchain_core.prompts import ChatPromptTemplate
+if TYPE_CHECKING:  # langchain_core takes a second to import; commands that load no prompt skip it
+    from langchain_core.prompts import ChatPromptTemplate
 
 ANSWER_VARIABLES = frozenset({"language", "paragraphs", "question"})
 CONDENSE_VARIABLES = frozenset({"language", "history", "question"})
@@ -22,6 +24,8 @@ class Prompts:
 
 
 def load_prompt(folder: Path, name: str, variables: frozenset[str]) -> ChatPromptTemplate:
+    from langchain_core.prompts import ChatPromptTemplate
+
     parts = []
     for role, suffix in (("system", "system"), ("human", "user")):
         path = folder / f"{name}_{suffix}.txt"
