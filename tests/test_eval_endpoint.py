@@ -298,3 +298,34 @@ def test_stream_without_an_endpoint_is_a_usage_error(workspace, cli):
 
     assert run.returncode == 2
     assert run.stderr.strip() == "error: --stream, --retries and --retry-budget need --endpoint"
+
+
+def test_an_openai_compatible_url_is_asked_through_chat_completions(deployment, workspace, cli):
+    root, dataset, env = workspace
+    fake = deployment()
+
+    run = cli.run(["eval", "--dataset", str(dataset), "--out", str(root / "out"), "--endpoint", fake.url + "/v1",
+                   "--resamples", "20", "--quiet"], env)
+
+    assert run.returncode == 0, run.stderr
+    assert fake.paths() == ["/v1/chat/completions"] * 3
+    assert all(body["stream"] is False and body["messages"][-1]["role"] == "user" for _, body in fake.requests)
+    results, _, _, _ = _outputs(root / "out")
+    assert [i["citations"] for i in results["items"]] == [["3"], [], ["3"]]
+    assert [i["abstained"] for i in results["items"]] == [False, True, False]
+    assert all(i["ttft_ms"] is None and i["total_ms"] > 0 for i in results["items"])
+
+
+def test_eval_diff_shows_questions_that_errored():
+    from eval.diff import diff_results, format_diff
+
+    item = {"id": "e1", "question": "Who?", "answer": "Martha [¶3]", "scores": {"crag": 1}, "error": None}
+    failed = {**item, "answer": "", "scores": {}, "error": "HTTP 503: busy; gave up after 5 attempts"}
+    a = {"summary": {}, "items": [item], "run": {}, "configuration": "hybrid"}
+    b = {"summary": {}, "items": [failed], "run": {}}
+
+    text = format_diff(diff_results(a, b))
+
+    assert "  e1: right -> error  Who?" in text.splitlines()
+    assert "errors (no answer, not scored): A 0, B 1" in text.splitlines()
+    assert text.splitlines()[0].endswith(", configuration hybrid")
