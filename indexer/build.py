@@ -20,6 +20,7 @@ language version the model serves) is embedded too: ``sentences.npy`` is the flo
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -27,6 +28,7 @@ import os
 import shutil
 import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,7 +40,17 @@ import numpy as np
 from indexer.corpus import Corpus
 from indexer.embedder import Embedder
 from indexer.lexical import LexicalIndex
-from indexer.manifest import Manifest, corpus_to_json, library_versions, source_entries, stale_reasons
+from indexer.manifest import (
+    MANIFEST,
+    Manifest,
+    ManifestError,
+    build_problems,
+    corpus_to_json,
+    file_entries,
+    library_versions,
+    source_entries,
+    stale_reasons,
+)
 from indexer.paragraph import Paragraph
 from indexer.sentences import split_sentences, splitter_digest
 from indexer.store import ChromaStore, VectorEntry
@@ -81,12 +93,122 @@ def tokenizer_signature(tokenizer: Tokenizer) -> dict:
     return {"version": TOKENIZER_VERSION, "glossary": tokenizer.glossary.digest}
 
 
-def current_build(index_dir: Path) -> Path | None:
+class IndexReadOnly(RuntimeError):
+    """The index needs building but its folder cannot be written; the live build can still answer."""
+
+
+class BuildFailed(RuntimeError):
+    """A build stopped part way (a full disk); its folder is removed and the live build is untouched."""
+
+
+class IndexDamaged(RuntimeError):
+    """The live build is broken and there is no intact build to answer from."""
+
+
+@dataclass(frozen=True)
+class BuildState:
+    folder: Path
+    problems: list[str]
+    """Each names a broken file; empty when the build matches its manifest."""
+    manifest: Manifest | None = None
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+
+@dataclass(frozen=True)
+class IndexInspection:
+    """What is on disk: the build current.json names, and the newest other intact build."""
+
+    index_dir: Path
+    pointer_problem: str | None
+    current: BuildState | None
+    previous: BuildState | None
+
+    @property
+    def exists(self) -> bool:
+        return bool(self.pointer_problem or self.current or self.previous)
+
+    @property
+    def usable(self) -> BuildState | None:
+        """The build to answer from: the current one when intact, else the newest intact other one."""
+        return self.current if self.current is not None and self.current.intact else self.previous
+
+    @property
+    def problems(self) -> list[str]:
+        if self.pointer_problem:
+            return [self.pointer_problem]
+        return self.current.problems if self.current is not None else []
+
+    def damage(self) -> str:
+        """One line: what is broken and the fix."""
+        return (f"the index in {self.index_dir} is broken: {'; '.join(self.problems[:3])}; "
+                f"run `recordqa index --force`")
+
+
+def read_pointer(index_dir: Path) -> str | None:
+    """The build id current.json names; None without one. Raises ValueError when it is unreadable."""
     pointer = index_dir / "current.json"
-    if not pointer.exists():
+    try:
+        data = json.loads(pointer.read_text(encoding="utf-8"))
+    except FileNotFoundError:
         return None
-    build = index_dir / "builds" / json.loads(pointer.read_text())["build"]
-    return build if (build / "manifest.json").exists() else None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{pointer} is unreadable ({type(exc).__name__})") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("build"), str) or "/" in data["build"]:
+        raise ValueError(f"{pointer} does not name a build")
+    return data["build"]
+
+
+def current_build(index_dir: Path) -> Path | None:
+    """The build folder current.json names, when it has a manifest; None otherwise (also when
+    current.json is unreadable: ``inspect_index`` says why)."""
+    try:
+        build_id = read_pointer(index_dir)
+    except ValueError:
+        return None
+    if build_id is None:
+        return None
+    build = index_dir / "builds" / build_id
+    return build if (build / MANIFEST).exists() else None
+
+
+def inspect_build(folder: Path) -> BuildState:
+    try:
+        manifest = Manifest.read(folder / MANIFEST)
+    except ManifestError as exc:
+        return BuildState(folder, [str(exc)])
+    problems = build_problems(folder, manifest)
+    if not manifest.files:  # built before manifests listed their files: check what every build has
+        problems += [f"{folder.name}/{name} is missing" for name in ("records.json", "lexical")
+                     if not (folder / name).exists()]
+    return BuildState(folder, problems, manifest)
+
+
+def inspect_index(index_dir: Path) -> IndexInspection:
+    pointer_problem, current = None, None
+    try:
+        build_id = read_pointer(index_dir)
+    except ValueError as exc:
+        pointer_problem, build_id = str(exc), None
+    if build_id is not None:
+        current = inspect_build(index_dir / "builds" / build_id)
+    previous = None
+    builds = index_dir / "builds"
+    # Newest first (ids start with the build time); a folder without a manifest is being built or debris.
+    candidates = sorted(builds.iterdir(), key=lambda p: p.name, reverse=True) if builds.is_dir() else []
+    for folder in candidates:
+        if folder.name != build_id and (folder / MANIFEST).exists():
+            state = inspect_build(folder)
+            if state.intact:
+                previous = state
+                break
+    return IndexInspection(index_dir, pointer_problem, current, previous)
 
 
 def index_stale_reasons(index_dir: Path, corpus: Corpus, *, index_key: str, tokenizer: Tokenizer,
@@ -95,11 +217,41 @@ def index_stale_reasons(index_dir: Path, corpus: Corpus, *, index_key: str, toke
     build = current_build(index_dir)
     if build is None:
         return [f"no index in {index_dir}"]
+    try:
+        manifest = Manifest.read(build / MANIFEST)
+    except ManifestError as exc:
+        return [str(exc)]
+    return _stale(manifest, corpus, index_key=index_key, tokenizer=tokenizer, dense_model=dense_model)
+
+
+def _stale(manifest: Manifest, corpus: Corpus, *, index_key: str, tokenizer: Tokenizer,
+           dense_model: str | None) -> list[str]:
     return stale_reasons(
-        Manifest.read(build / "manifest.json"), sources=source_entries(corpus), index_key=index_key,
+        manifest, sources=source_entries(corpus), index_key=index_key,
         tokenizer=tokenizer_signature(tokenizer), dense_model=dense_model,
         splitter=splitter_digest() if dense_model else None,
     )
+
+
+def _needed(inspection: IndexInspection, corpus: Corpus, *, force: bool, repair: bool, **signature
+            ) -> tuple[list[str], BuildState | None]:
+    """(why a build is needed, empty when it is not; the build that is up to date otherwise).
+
+    A reader (``repair`` False) does not rebuild a damaged index: it answers from an intact
+    build, and staleness is judged against that one. Raises IndexDamaged when there is none."""
+    if force:
+        return ["--force"], None
+    if not inspection.exists:
+        return [f"no index in {inspection.index_dir}"], None
+    damaged = inspection.pointer_problem is not None or (inspection.current is not None
+                                                         and not inspection.current.intact)
+    if damaged and repair:
+        return inspection.problems, None
+    judged = inspection.usable
+    if judged is None:
+        raise IndexDamaged(inspection.damage())
+    reasons = _stale(judged.manifest, corpus, **signature)
+    return reasons, (None if reasons else judged)
 
 
 def build_index(
@@ -114,81 +266,131 @@ def build_index(
     bm25_k1: float = 1.2,
     bm25_b: float = 0.75,
     force: bool = False,
+    repair: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = lambda _: None,
 ) -> BuildSummary:
+    """Build when the index is missing, stale, damaged (with ``repair``) or ``force``d; otherwise a
+    no-op summary. Raises IndexReadOnly, BuildFailed (disk full) or IndexDamaged (reader, nothing intact)."""
     start = time.perf_counter()
-    index_dir.mkdir(parents=True, exist_ok=True)
     dense_model = embedders[0].name if embedders else None
-    with _build_lock(index_dir):
+    signature = {"index_key": index_key, "tokenizer": tokenizer, "dense_model": dense_model}
+    # Reading needs no lock: a current index on a read-only folder is answered from as it is.
+    reasons, current = _needed(inspect_index(index_dir), corpus, force=force, repair=repair, **signature)
+    if current is not None:
+        _tidy(index_dir)
+        return _up_to_date(current, corpus, start)
+    with _build_lock(index_dir, reasons):
         _remove_debris(index_dir)
-        live = current_build(index_dir)
-        if live and not force:
-            reasons = index_stale_reasons(index_dir, corpus, index_key=index_key, tokenizer=tokenizer,
-                                          dense_model=dense_model)
-            if not reasons:
-                manifest = Manifest.read(live / "manifest.json")
-                return BuildSummary(manifest.build_id, True, manifest.counts.get("paragraphs", 0),
-                                    corpus.languages, manifest.counts.get("vector_entries", 0), 0, 0,
-                                    time.perf_counter() - start)
-            for reason in reasons:
+        inspection = inspect_index(index_dir)
+        reasons, current = _needed(inspection, corpus, force=force, repair=repair, **signature)
+        if current is not None:  # another process built it while we waited for the lock
+            return _up_to_date(current, corpus, start)
+        for reason in reasons:
+            if reason != "--force":
                 log(f"rebuilding: {reason}")
-
+        live = inspection.usable.folder if inspection.usable else None
         build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         folder = index_dir / "builds" / build_id
-        folder.mkdir(parents=True)
-        (folder / "records.json").write_text(json.dumps(corpus_to_json(corpus), ensure_ascii=False),
-                                             encoding="utf-8")
-        for lang in corpus.languages:
-            paragraphs = [p for p in corpus.paragraphs() if p.lang == lang]
-            LexicalIndex.build(
-                lang, [p.key for p in paragraphs], [tokenizer.tokens(lexical_text(p), lang) for p in paragraphs],
-                k1=bm25_k1, b=bm25_b,
-            ).save(folder / "lexical" / lang)
-
-        embedded = reused = entries_total = 0
-        n_sentences = sentences_embedded = sentences_reused = 0
-        dense_info: dict = {"model": None, "languages": None, "dimensions": None, "reason": dense_reason}
-        if embedders:
-            embedder = embedders[0]
-            previous = _previous_vectors(live, embedder.name)
-            entries = _vector_entries(corpus, embedder)
-            todo = [i for i, e in enumerate(entries) if e.id not in previous
-                    or previous[e.id][0] != e.metadata["content_hash"]]
-            todo_set = set(todo)
-            vectors: list[np.ndarray | None] = [None if i in todo_set else previous[e.id][1]
-                                                for i, e in enumerate(entries)]
-            if todo:
-                log(f"embedding {len(todo)} windows with {embedder.name}")
-                fresh = embedder.embed_documents([entries[i].text for i in todo], progress=progress)
-                for i, vector in zip(todo, fresh, strict=True):
-                    vectors[i] = vector
-            store = ChromaStore.on_disk(folder / "chroma")
-            store.upsert([VectorEntry(e.id, e.text, e.metadata, v) for e, v in zip(entries, vectors, strict=True)])
-            embedded, reused, entries_total = len(todo), len(entries) - len(todo), len(entries)
-            n_sentences, sentences_embedded, sentences_reused = _write_sentence_vectors(
-                folder, corpus, embedder, _previous_sentences(live, embedder.name), progress=progress, log=log)
-            dense_info = {"model": embedder.name, "label": embedder.label,
-                          "languages": sorted(embedder.languages) if embedder.languages else None,
-                          "dimensions": embedder.dimensions, "reason": dense_reason,
-                          "sentences": {"vectors": n_sentences, "splitter": splitter_digest()}}
-
-        seconds = time.perf_counter() - start
-        n_paragraphs = len(corpus.keys())
-        manifest = Manifest(
-            build_id=build_id, created=datetime.now(UTC).isoformat(timespec="seconds"), index_key=index_key,
-            settings=settings_snapshot, sources=source_entries(corpus), dense=dense_info,
-            tokenizer=tokenizer_signature(tokenizer), versions=library_versions(),
-            counts={"paragraphs": n_paragraphs, "languages": corpus.languages, "vector_entries": entries_total,
-                    "sentence_vectors": n_sentences},
-            seconds=round(seconds, 2),
-        )
-        manifest.write(folder / "manifest.json")
-        _fsync_tree(folder)
-        _switch(index_dir, build_id)
+        step = Step()
+        try:
+            summary = _write_build(
+                folder, corpus, live=live, tokenizer=tokenizer, embedders=embedders, index_key=index_key,
+                settings_snapshot=settings_snapshot, dense_reason=dense_reason, bm25_k1=bm25_k1, bm25_b=bm25_b,
+                progress=progress, log=log, start=start, step=step,
+            )
+            step.now = "current.json"
+            _switch(index_dir, build_id)
+        except BaseException as exc:
+            full = _disk_full(exc, index_dir)
+            shutil.rmtree(folder, ignore_errors=True)
+            for tmp in index_dir.glob("current.json.*"):
+                tmp.unlink(missing_ok=True)
+            if full:
+                raise BuildFailed(f"no space left on {_mount_point(index_dir)} while writing {step.now} "
+                                  f"(build {build_id} in {index_dir}); the partial build was removed and the "
+                                  f"live index is unchanged") from exc
+            raise
         _prune(index_dir, keep={build_id, live.name if live else ""})
-        return BuildSummary(build_id, False, n_paragraphs, corpus.languages, entries_total, embedded, reused,
-                            seconds, n_sentences, sentences_embedded, sentences_reused)
+        return summary
+
+
+def _up_to_date(current: BuildState, corpus: Corpus, start: float) -> BuildSummary:
+    manifest = current.manifest
+    return BuildSummary(manifest.build_id, True, manifest.counts.get("paragraphs", 0), corpus.languages,
+                        manifest.counts.get("vector_entries", 0), 0, 0, time.perf_counter() - start)
+
+
+@dataclass
+class Step:
+    """What the build is writing now, for the message when the disk fills up."""
+
+    now: str = "the build folder"
+
+
+def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: Tokenizer,
+                 embedders: list[Embedder], index_key: str, settings_snapshot: dict, dense_reason: str | None,
+                 bm25_k1: float, bm25_b: float, progress: bool, log: Callable[[str], None], start: float,
+                 step: Step) -> BuildSummary:
+    build_id = folder.name
+    folder.mkdir(parents=True)
+    step.now = "the records (records.json)"
+    (folder / "records.json").write_text(json.dumps(corpus_to_json(corpus), ensure_ascii=False),
+                                         encoding="utf-8")
+    for lang in corpus.languages:
+        step.now = f"the lexical index (lexical/{lang})"
+        paragraphs = [p for p in corpus.paragraphs() if p.lang == lang]
+        LexicalIndex.build(
+            lang, [p.key for p in paragraphs], [tokenizer.tokens(lexical_text(p), lang) for p in paragraphs],
+            k1=bm25_k1, b=bm25_b,
+        ).save(folder / "lexical" / lang)
+
+    embedded = reused = entries_total = 0
+    n_sentences = sentences_embedded = sentences_reused = 0
+    dense_info: dict = {"model": None, "languages": None, "dimensions": None, "reason": dense_reason}
+    if embedders:
+        embedder = embedders[0]
+        previous = _previous_vectors(live, embedder.name)
+        entries = _vector_entries(corpus, embedder)
+        todo = [i for i, e in enumerate(entries) if e.id not in previous
+                or previous[e.id][0] != e.metadata["content_hash"]]
+        todo_set = set(todo)
+        vectors: list[np.ndarray | None] = [None if i in todo_set else previous[e.id][1]
+                                            for i, e in enumerate(entries)]
+        if todo:
+            log(f"embedding {len(todo)} windows with {embedder.name}")
+            fresh = embedder.embed_documents([entries[i].text for i in todo], progress=progress)
+            for i, vector in zip(todo, fresh, strict=True):
+                vectors[i] = vector
+        step.now = "the vector store (chroma/)"
+        store = ChromaStore.on_disk(folder / "chroma")
+        store.upsert([VectorEntry(e.id, e.text, e.metadata, v) for e, v in zip(entries, vectors, strict=True)])
+        embedded, reused, entries_total = len(todo), len(entries) - len(todo), len(entries)
+        step.now = f"the sentence vectors ({SENTENCE_VECTORS})"
+        n_sentences, sentences_embedded, sentences_reused = _write_sentence_vectors(
+            folder, corpus, embedder, _previous_sentences(live, embedder.name), progress=progress, log=log)
+        dense_info = {"model": embedder.name, "label": embedder.label,
+                      "languages": sorted(embedder.languages) if embedder.languages else None,
+                      "dimensions": embedder.dimensions, "reason": dense_reason,
+                      "sentences": {"vectors": n_sentences, "splitter": splitter_digest()}}
+        del store  # Chroma flushes its files when the client goes
+
+    seconds = time.perf_counter() - start
+    n_paragraphs = len(corpus.keys())
+    step.now = "the manifest (manifest.json)"
+    manifest = Manifest(
+        build_id=build_id, created=datetime.now(UTC).isoformat(timespec="seconds"), index_key=index_key,
+        settings=settings_snapshot, sources=source_entries(corpus), dense=dense_info,
+        tokenizer=tokenizer_signature(tokenizer), versions=library_versions(),
+        counts={"paragraphs": n_paragraphs, "languages": corpus.languages, "vector_entries": entries_total,
+                "sentence_vectors": n_sentences},
+        seconds=round(seconds, 2), files=file_entries(folder),
+    )
+    manifest.write(folder / MANIFEST)
+    step.now = "the build to disk (fsync)"
+    _fsync_tree(folder)
+    return BuildSummary(build_id, False, n_paragraphs, corpus.languages, entries_total, embedded, reused,
+                        seconds, n_sentences, sentences_embedded, sentences_reused)
 
 
 def sentence_rows(corpus: Corpus, embedder: Embedder) -> list[dict]:
@@ -222,10 +424,13 @@ def _previous_sentences(live: Path | None, model: str) -> dict[str, np.ndarray]:
     """Sentence text -> vector from the live build, when the same model embedded it."""
     if live is None or not (live / SENTENCE_VECTORS).exists() or not (live / SENTENCE_ROWS).exists():
         return {}
-    if Manifest.read(live / "manifest.json").dense.get("model") != model:
-        return {}
-    rows = json.loads((live / SENTENCE_ROWS).read_text(encoding="utf-8"))
-    matrix = np.load(live / SENTENCE_VECTORS)
+    try:
+        if Manifest.read(live / MANIFEST).dense.get("model") != model:
+            return {}
+        rows = json.loads((live / SENTENCE_ROWS).read_text(encoding="utf-8"))
+        matrix = np.load(live / SENTENCE_VECTORS)
+    except (OSError, ValueError, ManifestError):
+        return {}  # nothing to reuse from a damaged build: everything is embedded again
     if len(rows) != len(matrix):
         return {}
     return {row["text"]: matrix[i] for i, row in enumerate(rows)}
@@ -253,18 +458,69 @@ def _vector_entries(corpus: Corpus, embedder: Embedder) -> list[VectorEntry]:
 def _previous_vectors(live: Path | None, model: str) -> dict[str, tuple[str, np.ndarray]]:
     if live is None or not (live / "chroma").exists():
         return {}
-    if Manifest.read(live / "manifest.json").dense.get("model") != model:
+    try:
+        if Manifest.read(live / MANIFEST).dense.get("model") != model:
+            return {}
+        store = ChromaStore.for_reading(live / "chroma")
+        return {e.id: (e.metadata.get("content_hash", ""), e.embedding) for e in store.entries()}
+    except Exception:  # a damaged store only means nothing is reused; chroma raises its own types
         return {}
-    store = ChromaStore.on_disk(live / "chroma")
-    return {e.id: (e.metadata.get("content_hash", ""), e.embedding) for e in store.entries()}
+
+
+class BuildLease:
+    """Marks a build as read from (a shared lock on its manifest) until released or garbage
+    collected: a later build does not prune it while a reader still uses it. Works on read-only folders."""
+
+    def __init__(self, folder: Path) -> None:
+        fd = os.open(folder / MANIFEST, os.O_RDONLY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH)
+        except OSError:
+            os.close(fd)
+            raise
+        self._release = weakref.finalize(self, os.close, fd)
+
+    def release(self) -> None:
+        self._release()
 
 
 @contextmanager
-def _build_lock(index_dir: Path) -> Iterator[None]:
-    with open(index_dir / ".lock", "w") as handle:
+def _build_lock(index_dir: Path, reasons: list[str]) -> Iterator[None]:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / ".lock", "w")  # noqa: SIM115 - closed below, after the unlock
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            if _disk_full(exc, index_dir):
+                raise BuildFailed(f"no space left on {_mount_point(index_dir)} while writing the build lock "
+                                  f"({index_dir / '.lock'})") from exc
+            raise
+        why = "; ".join(r for r in reasons if r != "--force")
+        if not why:
+            raise IndexReadOnly(f"cannot build the index: its folder {index_dir} is read-only") from exc
+        raise IndexReadOnly(f"index is stale ({why}) and its folder {index_dir} is read-only") from exc
+    with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _tidy(index_dir: Path) -> None:
+    """Remove the debris of an interrupted build when no build runs now and the folder is writable;
+    otherwise leave it for the next build (a current index needs neither to answer)."""
+    try:
+        handle = open(index_dir / ".lock", "a")  # noqa: SIM115 - closed right below
+    except OSError:
+        return
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return
+        try:
+            _remove_debris(index_dir)
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
@@ -274,7 +530,7 @@ def _remove_debris(index_dir: Path) -> None:
     builds = index_dir / "builds"
     if builds.exists():
         for folder in builds.iterdir():
-            if not (folder / "manifest.json").exists():
+            if not (folder / MANIFEST).exists():
                 shutil.rmtree(folder, ignore_errors=True)
     for tmp in index_dir.glob("current.json.*"):
         tmp.unlink(missing_ok=True)
@@ -289,10 +545,21 @@ def _switch(index_dir: Path, build_id: str) -> None:
 
 
 def _prune(index_dir: Path, keep: set[str]) -> None:
-    """Keep the new build and the one it replaced (a reader may still have it open)."""
-    builds = sorted((index_dir / "builds").iterdir(), key=lambda p: p.name)
-    for folder in builds:
-        if folder.name not in keep:
+    """Keep the new build and the one it replaced; remove the others (broken ones too) unless a
+    reader still holds them (``hold_build``): those go with a later build."""
+    for folder in sorted((index_dir / "builds").iterdir(), key=lambda p: p.name):
+        if folder.name in keep:
+            continue
+        try:
+            handle = open(folder / MANIFEST, "rb")  # noqa: SIM115 - closed right below
+        except OSError:
+            shutil.rmtree(folder, ignore_errors=True)
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
             shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -301,3 +568,31 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
+
+
+_DISK_FULL_WORDS = ("no space left", "disk is full", "database or disk is full", "sqlite_full", "quota exceeded")
+
+
+def _disk_full(exc: BaseException, index_dir: Path) -> bool:
+    """Chroma reports a full disk in its own words (an SQLite or Rust error), numpy and Python as
+    ENOSPC; when the words say nothing, a disk with (almost) no room left is taken as the cause."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if any(word in str(seen).lower() for word in _DISK_FULL_WORDS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    if isinstance(exc, KeyboardInterrupt):
+        return False
+    try:
+        return shutil.disk_usage(index_dir).free < 64 * 1024
+    except OSError:
+        return False
+
+
+def _mount_point(path: Path) -> Path:
+    path = path.resolve()
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return path

