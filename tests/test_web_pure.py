@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+from pydantic import SecretStr
 
 from qa.answer import Answer, Citation, QuestionError
+from ui.clients import client_id, key_position
 from ui.labels import interface_language
 from ui.markup import answer_markdown, escape_text, pieces
 from ui.origins import EmbedPolicy, OriginError, parse_origin
@@ -180,6 +182,27 @@ def test_idle_clients_are_forgotten():
     limiter.check("ip:new")
 
     assert list(limiter._seen) == ["ip:new"]
+
+
+def test_the_limiter_remembers_at_most_max_clients():
+    clock = Clock()
+    limiter = RateLimiter(1, clock=clock, max_clients=100)
+
+    for i in range(1000):
+        assert limiter.check(f"ip:{i}") is None
+
+    assert len(limiter._seen) == 100
+    assert limiter.check("ip:999") is not None  # the most recent clients keep their count
+
+
+def test_client_is_the_configured_key_position_never_the_raw_token():
+    keys = [SecretStr("k-one"), SecretStr("k-two")]
+
+    assert client_id("k-two", keys, "10.0.0.1") == "key:1"
+    assert client_id("k-three", keys, "10.0.0.1") == "ip:10.0.0.1"
+    assert client_id("any-token", [], "10.0.0.1") == "ip:10.0.0.1"
+    assert client_id(None, keys, None) == "ip:unknown"
+    assert key_position("k-one", keys) == 0 and key_position("", keys) is None
 
 
 # --------------------------------------------------------------------------- markup

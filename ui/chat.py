@@ -14,6 +14,7 @@ import gradio as gr
 from fastapi import FastAPI
 
 from qa.answer import QuestionError
+from ui.closed_routes import ClosedRoutes
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from ui.labels import LABELS, interface_language, label
 from ui.markup import answer_markdown, conversation_markdown, escape_text, pieces
@@ -199,7 +200,10 @@ def mount_chat(app: FastAPI, service: Service) -> None:
     auth = [tuple(entry.split(":", 1)) for entry in service.settings.ui_auth] or None
     theme = gr.themes.Default(font=["system-ui", "Noto Sans CJK SC", "sans-serif"],
                               font_mono=["ui-monospace", "monospace"])
-    for path, compact in (("/widget", True), ("/chat", False)):
+    mounts = (("/widget", True), ("/chat", False))
+    for path, compact in mounts:
         gr.mount_gradio_app(app, build_chat(service, compact=compact), path=path, auth=auth, theme=theme,
                             head=HEAD, footer_links=[], run_history=False, show_error=False, ssr_mode=False,
                             mcp_server=False, pwa=False)
+    # The chat takes no files: Gradio's anonymous upload route (which answers with server paths) is closed.
+    app.add_middleware(ClosedRoutes, mounts=frozenset(path for path, _ in mounts))

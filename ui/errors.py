@@ -8,6 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from qa.answer import QuestionError
@@ -32,6 +33,21 @@ def _response(status: int, message: str, code: str, type_: str = "invalid_reques
     return JSONResponse(error_body(message, code, type_), status_code=status, headers=headers)
 
 
+class ErrorDetail(BaseModel):
+    message: str = Field(description="What went wrong, for a person.")
+    type: str = Field(description="invalid_request_error, authentication_error, rate_limit_error or server_error.")
+    code: str = Field(description="Stable machine-readable reason, e.g. invalid_question, rate_limited.")
+
+
+class ErrorBody(BaseModel):
+    """The one error shape (OpenAI's)."""
+
+    error: ErrorDetail
+
+
+TOO_LONG = frozenset({"string_too_long", "too_long"})
+
+
 def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
     first = exc.errors()[0] if exc.errors() else {}
     if first.get("type") == "json_invalid":
@@ -39,7 +55,12 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
     where = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or "body"
     if first.get("type") == "missing":
         return f"missing field '{where}'", "missing_field"
+    if first.get("type") in TOO_LONG and first.get("loc", ("",))[0] == "body":
+        return f"field '{where}' is too long: {first.get('msg', 'too long')}", "too_long"
     return f"invalid field '{where}': {first.get('msg', 'invalid value')}", "invalid_field"
+
+
+VALIDATION_STATUS = {"invalid_json": 400, "too_long": 413}
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -54,13 +75,16 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RateLimited)
     async def _rate_limited(request: Request, exc: RateLimited):
         seconds = max(1, round(exc.retry_after_s))
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None:
+            metrics.refused("rate_limited")
         return _response(429, f"too many questions from this client; retry in {seconds} s", "rate_limited",
                          "rate_limit_error", {"Retry-After": str(seconds)})
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
         message, code = _validation_message(exc)
-        return _response(400 if code == "invalid_json" else 422, message, code)
+        return _response(VALIDATION_STATUS.get(code, 422), message, code)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

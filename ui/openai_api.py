@@ -20,10 +20,11 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from qa.answer import Answer
-from ui.api import ServiceDep, client_id, require_key
+from ui.api import MAX_HISTORY_TURNS, MAX_TURN_CHARS, ServiceDep, client_id, require_key
 from ui.errors import ApiError
 from ui.markup import pieces
 
@@ -33,13 +34,26 @@ MODEL_ID = "recordqa"
 class ContentPart(BaseModel):
     model_config = ConfigDict(extra="allow")
     type: str
-    text: str | None = None
+    text: str | None = Field(None, max_length=MAX_TURN_CHARS)
 
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[ContentPart] | None = None
+    content: str | list[ContentPart] | None = Field(
+        None, description=f"Text, or content parts whose text parts are joined; at most {MAX_TURN_CHARS} "
+        "characters either way (the question itself is held to the configured question limit).")
+
+    @field_validator("content")
+    @classmethod
+    def _capped(cls, content: str | list[ContentPart] | None) -> str | list[ContentPart] | None:
+        if isinstance(content, str) and len(content) > MAX_TURN_CHARS:
+            raise PydanticCustomError("string_too_long", "String should have at most {max_length} characters",
+                                      {"max_length": MAX_TURN_CHARS})
+        if isinstance(content, list) and sum(len(p.text or "") for p in content) > MAX_TURN_CHARS:
+            raise PydanticCustomError("too_long", "the text parts together exceed {max_length} characters",
+                                      {"max_length": MAX_TURN_CHARS})
+        return content
 
     def text(self) -> str:
         if isinstance(self.content, list):
@@ -51,7 +65,11 @@ class ChatRequest(BaseModel):
     # Unknown OpenAI parameters (temperature, max_tokens, ...) are accepted and ignored.
     model_config = ConfigDict(extra="allow")
     model: str = MODEL_ID
-    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    messages: list[ChatMessage] = Field(
+        min_length=1, max_length=100,
+        description="The last user or assistant message must be the user's (the question; else 400). Earlier "
+        f"user/assistant messages are the history: only the last {MAX_HISTORY_TURNS} are kept, and of those the "
+        "answer path reads the last few user turns (the history_turns setting). System messages are ignored.")
     stream: bool = False
 
 
@@ -59,7 +77,9 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
     turns = [m for m in messages if m.role in ("user", "assistant")]
     if not turns or turns[-1].role != "user":
         raise ApiError(400, "the last message must be the user's question", "invalid_messages")
-    return turns[-1].text(), [{"role": m.role, "content": m.text()} for m in turns[:-1]]
+    # Older turns are never read (see ChatRequest.messages); they are not carried further.
+    earlier = turns[:-1][-MAX_HISTORY_TURNS:]
+    return turns[-1].text(), [{"role": m.role, "content": m.text()} for m in earlier]
 
 
 def _extras(answer: Answer) -> dict:
