@@ -204,6 +204,19 @@ def test_oversized_headers_are_refused(serve):
         assert client.get("/api/paragraphs/3").status_code == 200
 
 
+def test_an_unread_body_larger_than_the_header_cap_does_not_break_the_next_request(plain):
+    with plain.connect() as sock:
+        # The route refuses the method without reading the 30 kB body; the next request follows it.
+        sock.sendall(b"DELETE /api/ask HTTP/1.1\r\nHost: x\r\nContent-Length: 30000\r\n\r\n" + b"x" * 30_000
+                     + b"GET /api/paragraphs/3 HTTP/1.1\r\nHost: x\r\n\r\n")
+
+        first = read_response(sock)
+        second = read_response(sock)
+
+    assert first[0] == 405
+    assert second[0] == 200 and json.loads(second[2])["id"] == "3"
+
+
 def test_requests_past_the_in_flight_cap_get_503_but_metrics_still_answer(serve):
     server = serve(max_requests_in_flight=1, body_timeout_s=600)
     with server.connect() as slow, server.client() as client:
@@ -360,6 +373,16 @@ def test_the_chat_upload_routes_are_closed(server, path):
         assert response.status_code == 404, response.text
         assert response.json()["error"]["code"] == "http_error"
         assert "/tmp" not in response.text and "gradio" not in response.text.split("endpoint:")[0]
+
+
+@pytest.mark.parametrize("body", [b'{"data": "\xe7\x1a\xff"}', b'{"messages": [{"role": "x", "text": "\\ud800"}]}'],
+                         ids=["not-utf8", "lone-surrogate"])
+def test_a_body_gradio_would_fail_on_is_refused_before_the_chat_sees_it(server, body):
+    with httpx.Client(base_url=server.url, timeout=GENEROUS_S) as client:
+        response = client.post("/chat/gradio_api/queue/join", content=body, headers={"Content-Type": "text/plain"})
+
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_body"
+    assert "Traceback" not in server.stderr
 
 
 def test_the_chat_still_loads_with_uploads_closed(server):

@@ -22,6 +22,7 @@ import logging
 import sys
 import time
 
+import h11
 import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -55,7 +56,9 @@ def guarded_protocol(header_timeout_s: float, max_connections: int, max_header_b
         _tail: bytes = b""
 
         def data_received(self, data: bytes) -> None:
-            if not self._busy():
+            # Only while a request's headers are awaited: the rest of a body the app did not read
+            # may still be arriving after the response, and is not header bytes.
+            if self.conn.their_state is h11.IDLE:
                 # h11 caps only headers that arrive in pieces; whole ones in one read pass uncounted.
                 seen = self._tail + data
                 end = seen.find(b"\r\n\r\n")
