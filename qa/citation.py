@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 MARKER = re.compile(r"\[\s*¶\s*(?:([A-Za-z0-9_.-]+):)?(\d+)\s*\]")
 # Models write lists of paragraphs in several ways; all are normalised to single markers.
+# Anything a reader would take for a marker, valid or not ('[¶-1]', '[¶ 3a]', '[¶]').
+_ANY_MARKER = re.compile(r"\[\s*¶[^\[\]\n]{0,60}\]")
 _GROUP = re.compile(r"\[\s*¶\s*((?:[A-Za-z0-9_.-]+:)?\d+(?:\s*[,，、;]\s*¶?\s*(?:[A-Za-z0-9_.-]+:)?\d+)+)\s*\]")
 
 
@@ -48,12 +50,17 @@ class Validated:
 
 
 def validate(text: str, retrieved: list[str], *, extra_refs: list[str] = (), single_record: bool = True) -> Validated:
-    """Keep only citations of retrieved paragraphs; remove the other markers from the text."""
+    """Keep only citations of retrieved paragraphs; remove every other marker (malformed ones
+    such as '[¶-1]' too) from the text."""
     text = normalise_markers(text)
     valid: list[str] = []
     dropped: list[str] = []
 
-    def keep(m: re.Match) -> str:
+    def keep(found: re.Match) -> str:
+        m = MARKER.fullmatch(found.group())
+        if m is None:  # not a paragraph reference at all: it cannot point to a retrieved paragraph
+            dropped.append(found.group()[1:-1].strip().lstrip("¶").strip())
+            return ""
         ref = f"{m.group(1)}:{m.group(2)}" if m.group(1) else m.group(2)
         key = resolve(ref, retrieved)
         if key is None:
@@ -62,7 +69,7 @@ def validate(text: str, retrieved: list[str], *, extra_refs: list[str] = (), sin
         valid.append(key)
         return marker(key, single_record=single_record)
 
-    cleaned = MARKER.sub(keep, text)
+    cleaned = _ANY_MARKER.sub(keep, text)
     cleaned = re.sub(r"[ \t]+([.,;:。，；：])", r"\1", cleaned)
     cleaned = re.sub(r"[ \t]{2,}", " ", cleaned).strip()
     for ref in extra_refs:

@@ -7,10 +7,13 @@ pronoun, is searched together with the previous user question, which weighs less
 
 from __future__ import annotations
 
-from langchain_core.language_models import BaseChatModel
+from typing import Any
 
 from qa.language_pack import LanguagePack
+from qa.llm_reply import message_text
+from qa.plain_text import strip_markup
 from qa.prompt import Prompts
+from qa.usage import TokenUsage
 
 
 def user_turns(history: list[dict], limit: int) -> list[str]:
@@ -36,12 +39,23 @@ def heuristic_context(question: str, history: list[dict], *, pack: LanguagePack,
     return earlier[-1]
 
 
-def condense(question: str, history: list[dict], *, lang: str, llm: BaseChatModel, prompts: Prompts,
-             turns: int) -> str:
-    """A standalone rewrite by the LLM. Raises on transport errors; the caller falls back."""
+def condense(question: str, history: list[dict], *, lang: str, llm: Any, prompts: Prompts, turns: int,
+             max_chars: int = 500, usage: TokenUsage | None = None) -> str:
+    """A standalone rewrite by the LLM (anything with ``invoke(messages)``), as plain text.
+    Raises on transport errors, and RewriteRejected for a rewrite longer than ``max_chars``:
+    a question that long is not a rewrite, and it must not reach retrieval or the answer prompt.
+    The caller falls back to the heuristic."""
     recent = [m for m in history if m.get("role") in ("user", "assistant")][-2 * turns :]
     transcript = "\n".join(f"{m['role']}: {m.get('content', '')}" for m in recent)
     messages = prompts.condense.format_messages(language=lang, history=transcript, question=question)
     reply = llm.invoke(messages)
-    text = str(reply.content).strip().strip('"').strip()
+    if usage is not None:
+        usage.add_reported(getattr(reply, "usage_metadata", None))
+    text = " ".join(strip_markup(message_text(reply.content)).split()).strip('"').strip()
+    if len(text) > max_chars:
+        raise RewriteRejected(f"the rewrite has {len(text)} characters; the cap is {max_chars}")
     return text or question
+
+
+class RewriteRejected(ValueError):
+    """The LLM's rewrite of a follow-up cannot be used; the message is for the log."""

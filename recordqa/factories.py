@@ -92,7 +92,18 @@ def make_llm(settings: Settings):
         base_url=settings.llm_base_url, model=settings.llm_model or "default",
         api_key=settings.llm_api_key.get_secret_value(), timeout=settings.llm_timeout_s, max_retries=0,
         temperature=settings.llm_temperature,
+        # Streamed answers then end with the endpoint's token counts (OpenAI's stream_options.include_usage).
+        stream_usage=True,
     )
+
+
+def make_llm_gate(settings: Settings, llm):
+    """``llm`` behind its own bounded pool of threads, the timeout and a circuit breaker."""
+    from qa.circuit import CircuitBreaker
+    from qa.llm_gate import LLMGate
+
+    return LLMGate(llm, concurrency=settings.llm_concurrency, timeout_s=settings.llm_timeout_s,
+                   breaker=CircuitBreaker(settings.llm_breaker_failures, settings.llm_breaker_cooldown_s))
 
 
 def make_judge(settings: Settings):
@@ -175,10 +186,18 @@ def make_answerer(settings: Settings, *, index: LiveIndex | None = None, tokeniz
     options = AnswerOptions(
         answer_paragraphs=settings.answer_paragraphs, max_question_chars=settings.max_question_chars,
         history_turns=settings.history_turns, settings_hash=settings.settings_hash(),
+        max_answer_chars=settings.llm_max_answer_chars, max_rewrite_chars=settings.llm_max_rewrite_chars,
     )
+    from qa.llm_gate import LLMGate
+    from qa.prompt import ANSWER_VARIABLES, load_prompt
+
+    # A gate handed in (an answerer rebuilt for a new index) is kept, with its threads and breaker.
+    if llm is not None and not isinstance(llm, LLMGate):
+        llm = make_llm_gate(settings, llm)
     return Answerer(
         index=index, retriever=retriever, analyser=analyser, extractive=extractive, options=options, llm=llm,
         llm_name=settings.llm_model or "default", prompts=load_prompts(settings.prompts_dir) if llm else None,
+        stream_prompt=load_prompt(settings.prompts_dir, "answer_stream", ANSWER_VARIABLES) if llm else None,
         notices=list(notices or []),
     )
 

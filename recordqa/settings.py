@@ -37,9 +37,12 @@ INDEX_SHAPING_FIELDS = (
 
 # Paths, secrets and serving/evaluation knobs: they never change what an answer says.
 NOT_ANSWER_SHAPING = frozenset({
+    "llm_concurrency", "llm_breaker_failures", "llm_breaker_cooldown_s",
     "records_dir", "index_dir", "cache_dir", "prompts_dir", "llm_api_key", "judge_base_url", "judge_model",
     "judge_api_key", "embed_origins", "rate_limit_per_minute", "api_keys", "ui_auth", "ui_concurrency",
     "feedback_path",
+    "max_body_bytes", "body_timeout_s", "header_timeout_s", "keep_alive_s", "max_header_bytes", "max_connections",
+    "max_requests_in_flight", "trusted_proxies", "access_log", "log_questions",
 })
 
 
@@ -124,8 +127,30 @@ class Settings(BaseSettings):
     )
     llm_model: str = Field("", description="Model name sent to the endpoint.")
     llm_api_key: SecretStr = Field(SecretStr("not-needed"), description="API key for the endpoint.")
-    llm_timeout_s: float = Field(30.0, gt=0, description="Seconds before an LLM call falls back.")
+    llm_timeout_s: float = Field(
+        30.0, gt=0, description="Seconds before an LLM call falls back (when streaming: seconds without a token)."
+    )
     llm_temperature: float = Field(0.0, ge=0, description="Sampling temperature for the LLM.")
+    llm_concurrency: int = Field(
+        4, ge=1, description="LLM calls in flight at once, on their own threads (never the web server's); when all "
+        "are taken, questions are answered extractively with a notice instead of waiting."
+    )
+    llm_breaker_failures: int = Field(
+        5, ge=1, description="Consecutive LLM failures or timeouts after which the server stops calling the LLM "
+        "for llm_breaker_cooldown_s and answers extractively with a notice."
+    )
+    llm_breaker_cooldown_s: float = Field(
+        60.0, gt=0, description="Seconds the LLM is left alone after llm_breaker_failures; then one trial call "
+        "decides whether it is used again."
+    )
+    llm_max_answer_chars: int = Field(
+        2000, ge=50, description="Longest LLM answer used; a longer one is cut after its last whole sentence that "
+        "fits (none fits: the extractive answer)."
+    )
+    llm_max_rewrite_chars: int = Field(
+        500, ge=20, description="Longest LLM rewrite of a follow-up question used; a longer one is ignored and the "
+        "conversation is used heuristically."
+    )
     prompts_dir: Path = Field(PROJECT_ROOT / "prompts", description="Folder of prompt text files.")
 
     judge_base_url: str | None = Field(
@@ -153,6 +178,38 @@ class Settings(BaseSettings):
     ui_concurrency: int = Field(
         8, ge=1, description="Chat answers computed at once (Gradio's default of 1 would queue every user)."
     )
+    max_body_bytes: int = Field(
+        256 * 1024, ge=1024, description="Largest request body accepted; larger ones get 413 before they are "
+        "read (the chat posts its whole displayed conversation back with each question, hence not smaller)."
+    )
+    body_timeout_s: float = Field(
+        15.0, gt=0, description="Seconds a client has to send the whole request body once its headers are in; "
+        "then 408 and the connection is closed."
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds a connection has to send complete request headers (from connecting, or "
+        "from the end of its previous response); then it is closed."
+    )
+    keep_alive_s: int = Field(5, ge=1, description="Seconds an idle keep-alive connection stays open.")
+    max_header_bytes: int = Field(
+        16 * 1024, ge=1024, description="Largest request line plus headers; larger ones get 431."
+    )
+    max_connections: int = Field(
+        1000, ge=2, description="Open connections; past it the longest-idle connection without a request in "
+        "progress is closed to make room, so idle sockets cannot lock out new clients."
+    )
+    max_requests_in_flight: int = Field(
+        200, ge=1, description="Requests handled at once; past it 503 with Retry-After (GET /metrics is exempt)."
+    )
+    trusted_proxies: list[str] = Field(
+        [], description="IPs or CIDRs of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed "
+        "(the client address for the rate limit and the access log). Empty: forwarded headers are ignored. "
+        "From the environment: a JSON list."
+    )
+    access_log: bool = Field(True, description="One log line per request: method, route, status, ms, client.")
+    log_questions: bool = Field(
+        False, description="Add the question text to the access log line (off: questions can be personal)."
+    )
 
     @field_validator("embedding_fallback_model", "embedding_fallback_languages", "reranker_model", "llm_base_url",
                      "judge_base_url", mode="before")
@@ -161,6 +218,14 @@ class Settings(BaseSettings):
         # An empty environment variable (or an empty language list) means "unset", and must hash
         # like None in index_key().
         return None if (isinstance(value, str) and not value.strip()) or value == [] else value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: list[str]) -> list[str]:
+        # A typo here would silently trust nobody (or the wrong network): refuse it at start.
+        import ipaddress
+
+        return [str(ipaddress.ip_network(entry.strip(), strict=False)) for entry in value]
 
     @field_validator("api_keys", "embed_origins", "ui_auth", mode="before")
     @classmethod

@@ -6,7 +6,6 @@ when none is left, and the extractive answer with a visible notice when the mode
 
 from __future__ import annotations
 
-import re
 import shutil
 import time
 
@@ -19,6 +18,7 @@ from recordqa.settings import PROJECT_ROOT
 
 QUESTION_ZH = "人居大会第一届会议选举谁为主席？"
 QUESTION_EN = "Who was elected President of the first session of the UN-Habitat Assembly?"
+UNAVAILABLE = "the language model is unavailable; showing the extractive answer"
 LLM_PARAGRAPHS = 5
 """The pipeline shows the model the top max(answer_paragraphs, 5) retrieved paragraphs."""
 
@@ -116,7 +116,7 @@ def _assert_extractive_fallback(answer, expected, notice: str) -> None:
     assert answer.answer == expected.answer
     assert answer.citations == expected.citations
     assert answer.retrieved == expected.retrieved
-    assert answer.notices == [f"{notice}; showing the extractive answer instead"]
+    assert answer.notices == [notice]
 
 
 def test_reply_in_the_wrong_language_falls_back_to_extractive(llm_settings, fake_llm, extractive):
@@ -126,7 +126,7 @@ def test_reply_in_the_wrong_language_falls_back_to_extractive(llm_settings, fake
     answer = make_answerer(llm_settings).ask(QUESTION_ZH)
 
     _assert_extractive_fallback(answer, extractive[QUESTION_ZH],
-                                "the model answered in the wrong language (expected zh)")
+                                "the language model answered in the wrong language; showing the extractive answer")
     assert "[¶3]" in answer.answer and "Martha Delgado Peralta" in answer.answer
 
 
@@ -138,7 +138,7 @@ def test_timeout_falls_back_to_extractive_with_a_notice(llm_settings, fake_llm, 
     answer = answerer.ask(QUESTION_EN)
     elapsed = time.perf_counter() - started
 
-    _assert_extractive_fallback(answer, extractive[QUESTION_EN], "the LLM did not answer in time")
+    _assert_extractive_fallback(answer, extractive[QUESTION_EN], UNAVAILABLE)
     assert elapsed < 4, "llm_timeout_s=1 was not honoured"
     assert len(fake_llm.requests) == 1
 
@@ -150,10 +150,8 @@ def test_http_500_falls_back_to_extractive_with_a_notice(llm_settings, fake_llm,
 
     assert answer.mode == "extractive"
     assert answer.answer == extractive[QUESTION_ZH].answer
-    [notice] = answer.notices
-    # The exception class name depends on the openai client version; the status and message do not.
-    assert re.fullmatch(r"the LLM request failed \(\w+: .*500.*model exploded.*\); showing the extractive "
-                        r"answer instead", notice), notice
+    # The upstream error text is logged, never shown: the user gets the fixed notice.
+    assert answer.notices == [UNAVAILABLE]
     assert len(fake_llm.requests) == 1, "no retries: max_retries=0"
 
 
@@ -165,7 +163,7 @@ def test_unreachable_endpoint_falls_back_with_a_notice(llm_settings, fake_llm, e
 
     assert answer.mode == "extractive"
     assert answer.answer == extractive[QUESTION_ZH].answer
-    assert answer.notices == ["the LLM endpoint cannot be reached; showing the extractive answer instead"]
+    assert answer.notices == [UNAVAILABLE]
 
 
 def test_prompt_holds_the_retrieved_paragraphs_with_markers_and_the_question(llm_settings, fake_llm):
@@ -241,8 +239,7 @@ def test_failed_condense_falls_back_to_the_heuristic_with_a_notice(llm_settings,
 
     answer = make_answerer(llm_settings).ask(FOLLOW_UP, history=HISTORY)
 
-    [notice] = answer.notices
-    assert re.fullmatch(r"follow-up rewrite failed \(\w+\); using the conversation heuristically", notice)
+    assert answer.notices == ["follow-up rewrite failed; using the conversation heuristically"]
     assert answer.standalone_question == f"{QUESTION_ZH} {FOLLOW_UP}"
     assert answer.mode == "llm:fake"
     assert [c.paragraph for c in answer.citations] == ["3"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -11,22 +11,33 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from qa.answer import Answer
+from ui import clients
 from ui.errors import ApiError
 from ui.markup import pieces
 from ui.paragraph_view import paragraph_view
 from ui.service import Service
 
+MAX_TURN_CHARS = 20_000
+"""Longest earlier turn accepted (answers quoting several paragraphs stay well below it)."""
+MAX_HISTORY_TURNS = 50
+
 
 class Turn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     role: Literal["user", "assistant"]
-    content: str = Field(max_length=20_000)
+    content: str = Field(max_length=MAX_TURN_CHARS)
 
 
 class AskRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    question: str = Field(description="The question, in Chinese or English.")
-    history: list[Turn] = Field([], max_length=50, description="Earlier turns, oldest first, for follow-ups.")
+    # minLength is stated, not enforced here: the answer path refuses an empty or blank question
+    # with its own 400 message, which the schema documents.
+    question: str = Field(description="The question, in Chinese or English; refused (400) when blank, longer "
+                          "than the configured limit (2000 by default), or holding markup or control characters.",
+                          json_schema_extra={"minLength": 1})
+    history: list[Turn] = Field([], max_length=MAX_HISTORY_TURNS,
+                                description="Earlier turns, oldest first, for follow-ups; only the last few "
+                                "user turns (the history_turns setting) are read.")
     lang: Literal["zh", "en"] | None = Field(None, description="Answer language; default: the question's.")
 
 
@@ -45,10 +56,9 @@ def presented_key(request: Request) -> str | None:
 
 
 def client_id(request: Request) -> str:
-    """Who the rate limit counts: the API key when one is sent, else the peer address.
-    X-Forwarded-For is not trusted: behind a proxy, put the limit in the proxy."""
-    key = presented_key(request)
-    return f"key:{key}" if key else f"ip:{request.client.host if request.client else 'unknown'}"
+    """Who the rate limit counts (see ui.clients): a configured key's position, else the peer address."""
+    return clients.client_id(presented_key(request), request.app.state.service.settings.api_keys,
+                             request.client.host if request.client else None)
 
 
 def require_key(request: Request, svc: ServiceDep) -> None:
@@ -61,11 +71,22 @@ def sse(event: str, data: dict) -> str:
     return f"event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def answer_events(answer: Answer) -> Iterator[str]:
-    """The answer text in pieces (``delta``), then the whole answer JSON (``answer``)."""
-    for piece in pieces(answer.answer):
-        yield sse("delta", {"text": piece})
-    yield sse("answer", answer.public_json())
+def answer_events(stream: Iterable[str | Answer]) -> Iterator[str]:
+    """``delta`` events as the answer is written, then the whole answer JSON (``answer``).
+
+    With an LLM the deltas are its text as it arrives; the ``answer`` event carries the checked
+    text, which replaces the deltas when they differ. An extractive answer comes whole and is
+    sent in pieces."""
+    streamed = False
+    for item in stream:
+        if isinstance(item, Answer):
+            if not streamed:
+                for piece in pieces(item.answer):
+                    yield sse("delta", {"text": piece})
+            yield sse("answer", item.public_json())
+        else:
+            streamed = True
+            yield sse("delta", {"text": item})
 
 
 router = APIRouter()
@@ -79,13 +100,14 @@ def ask(body: AskRequest, request: Request, svc: ServiceDep) -> dict:
 
 
 @router.post("/api/ask/stream", dependencies=[Depends(require_key)], tags=["answers"],
-             summary="Like /api/ask, as server-sent events: `delta` events with text pieces, then one `answer` "
-                     "event with the full answer JSON.",
+             summary="Like /api/ask, as server-sent events: `delta` events with the text as it is written, then "
+                     "one `answer` event with the full answer JSON, whose `answer` replaces the deltas when they "
+                     "differ (an LLM reply that was cut, cited nothing valid or could not be used).",
              response_class=StreamingResponse)
 def ask_stream(body: AskRequest, request: Request, svc: ServiceDep) -> StreamingResponse:
     # Bad input is refused before the stream opens, so it still gets a 4xx status.
-    answer = svc.ask(body.question, [t.model_dump() for t in body.history], body.lang, client_id(request))
-    return StreamingResponse(answer_events(answer), media_type="text/event-stream",
+    events = svc.ask_stream(body.question, [t.model_dump() for t in body.history], body.lang, client_id(request))
+    return StreamingResponse(answer_events(events), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

@@ -8,12 +8,11 @@ the API) and streamed into the chat in pieces. Citation links are opened by
 from __future__ import annotations
 
 import logging
-import time
 
 import gradio as gr
 from fastapi import FastAPI
 
-from qa.answer import QuestionError
+from qa.answer import Answer, QuestionError
 from ui.closed_routes import ClosedRoutes
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from ui.labels import LABELS, interface_language, label
@@ -38,7 +37,6 @@ DOWNLOAD_JS = """(text) => {
   link.remove();
   setTimeout(() => URL.revokeObjectURL(link.href), 10000);
 }"""
-STREAM_PAUSE_S = 0.03
 
 
 def status_markdown(service: Service, ui_lang: str) -> str:
@@ -91,7 +89,7 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
         if question.strip():
             chat.append({"role": "user", "content": escape_text(question)})
         try:
-            answer = service.ask(question, history, None, client(request))
+            events = service.ask_stream(question, history, None, client(request))
         except QuestionError as exc:
             chat.append({"role": "assistant",
                          "content": f"**{label(ui_lang, 'cannot_ask')}**: {escape_text(str(exc))}"})
@@ -107,14 +105,32 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
             chat.append({"role": "assistant", "content": label(ui_lang, "server_error")})
             yield chat, history, question
             return
-        text = ""
         chat.append({"role": "assistant", "content": ""})
         records = service.answerer.index.corpus.record_ids
-        for piece in pieces(answer_markdown(answer, ui_lang, records[0] if len(records) == 1 else "")):
-            text += piece
-            chat[-1] = {"role": "assistant", "content": text}
-            yield chat, history, ""
-            time.sleep(STREAM_PAUSE_S)
+        streamed, answer = "", None
+        try:
+            for item in events:
+                if isinstance(item, Answer):
+                    answer = item  # the last item: the loop ends and the stream closes behind it
+                    continue
+                # The LLM's words as they come, shown literally; the checked answer replaces them.
+                streamed += item
+                chat[-1] = {"role": "assistant", "content": escape_text(streamed)}
+                yield chat, history, ""
+        except Exception:
+            log.exception("chat answer failed")
+            chat[-1] = {"role": "assistant", "content": label(ui_lang, "server_error")}
+            yield chat, history, question
+            return
+        final = answer_markdown(answer, ui_lang, records[0] if len(records) == 1 else "")
+        if not streamed:
+            # An extractive answer comes whole: shown in pieces as it renders, without waiting between them.
+            text = ""
+            for piece in pieces(final):
+                text += piece
+                chat[-1] = {"role": "assistant", "content": text}
+                yield chat, history, ""
+        chat[-1] = {"role": "assistant", "content": final}
         history = [*history, {"role": "user", "content": answer.question},
                    {"role": "assistant", "content": answer.answer}]
         yield chat, history, ""

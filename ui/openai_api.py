@@ -7,7 +7,16 @@ fields, every completion carries:
 - ``citations``: ``[{"paragraph", "record", "quote"}]``, the cited paragraphs;
 - ``recordqa``: the full answer JSON of ``/api/ask`` (retrieved, abstained, reason, mode, ...).
 
-When streaming, both ride on the last chunk (the one with ``finish_reason``).
+When streaming, both ride on the last chunk (the one with ``finish_reason``). With an LLM the
+content deltas are its words as they arrive (markup and invalid citations already removed); the
+text that counts is ``recordqa.answer`` on the last chunk: it has been checked as a whole, and
+when it differs from the joined deltas (the model's reply was cut at the length cap, cited
+nothing valid, or could not be used and the extractive answer was given instead) a client
+should show it in place of what it streamed.
+
+``usage`` counts tokens the way ``qa.usage`` says: the LLM's reported counts when it reports
+them, else an estimate of the request's messages and the answer. Streaming clients get it with
+``stream_options: {"include_usage": true}``, as a final chunk with empty ``choices``.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -24,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from qa.answer import Answer
+from qa.usage import TokenUsage
 from ui.api import MAX_HISTORY_TURNS, MAX_TURN_CHARS, ServiceDep, client_id, require_key
 from ui.errors import ApiError
 from ui.markup import pieces
@@ -87,7 +97,7 @@ def _extras(answer: Answer) -> dict:
     return {"citations": payload["citations"], "recordqa": payload}
 
 
-def completion(answer: Answer, model: str) -> dict:
+def completion(answer: Answer, model: str, usage: dict) -> dict:
     return {
         "id": f"chatcmpl-{uuid.uuid4().hex}",
         "object": "chat.completion",
@@ -95,13 +105,20 @@ def completion(answer: Answer, model: str) -> dict:
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": answer.answer},
                      "finish_reason": "stop", "logprobs": None}],
+        "usage": usage,
         **_extras(answer),
     }
 
 
-def completion_chunks(answer: Answer, model: str) -> Iterator[str]:
+def completion_chunks(stream: Iterable[str | Answer], model: str, *, usage: TokenUsage, prompt_text: str,
+                      include_usage: bool = False) -> Iterator[str]:
+    """Chunks as the answer is written (an extractive answer comes whole and is sent in pieces);
+    the last content chunk carries ``citations`` and ``recordqa``; with ``include_usage`` a final
+    chunk with no choices carries ``usage``."""
     base = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk",
             "created": int(time.time()), "model": model}
+    if include_usage:
+        base["usage"] = None  # as OpenAI: null on every chunk but the last
 
     def chunk(delta: dict, finish: str | None = None, **extra) -> str:
         body = {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}],
@@ -109,10 +126,25 @@ def completion_chunks(answer: Answer, model: str) -> Iterator[str]:
         return f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
-    for piece in pieces(answer.answer):
-        yield chunk({"content": piece})
-    yield chunk({}, "stop", **_extras(answer))
+    streamed = False
+    for item in stream:
+        if not isinstance(item, Answer):
+            streamed = True
+            yield chunk({"content": item})
+            continue
+        if not streamed:
+            for piece in pieces(item.answer):
+                yield chunk({"content": piece})
+        yield chunk({}, "stop", **_extras(item))
+        if include_usage:
+            body = {**base, "choices": [], "usage": usage.as_json(prompt_text, item.answer)}
+            yield f"data: {json.dumps(body, ensure_ascii=False)}\n\n"
     yield "data: [DONE]\n\n"
+
+
+def _include_usage(body: ChatRequest) -> bool:
+    options = (body.model_extra or {}).get("stream_options")
+    return isinstance(options, dict) and options.get("include_usage") is True
 
 
 router = APIRouter()
@@ -128,9 +160,15 @@ def models() -> dict:
                      "fields (on the last chunk when streaming).")
 def chat_completions(body: ChatRequest, request: Request, svc: ServiceDep):
     question, history = split_messages(body.messages)
-    answer = svc.ask(question, history, None, client_id(request))
     model = body.model or MODEL_ID
+    usage = TokenUsage()
+    prompt_text = "\n".join([*(turn["content"] for turn in history), question])
     if body.stream:
-        return StreamingResponse(completion_chunks(answer, model), media_type="text/event-stream",
+        # Bad input is refused here, before the stream opens, so it still gets a 4xx status.
+        events = svc.ask_stream(question, history, None, client_id(request), usage=usage)
+        return StreamingResponse(completion_chunks(events, model, usage=usage, prompt_text=prompt_text,
+                                                   include_usage=_include_usage(body)),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    return completion(answer, model)
+    answer = svc.ask(question, history, None, client_id(request), usage=usage)
+    return completion(answer, model, usage.as_json(prompt_text, answer.answer))

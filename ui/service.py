@@ -17,6 +17,7 @@ from indexer.build import read_pointer
 from indexer.live import LiveIndex
 from qa.answer import Answer, QuestionError
 from qa.pipeline import Answerer, clean_question
+from qa.usage import TokenUsage
 from recordqa.settings import Settings
 from ui.origins import EmbedPolicy
 from ui.ratelimit import RateLimiter
@@ -168,15 +169,34 @@ class Service:
             return True
         return bool(presented) and any(hmac.compare_digest(presented.encode(), k.encode()) for k in keys)
 
-    def ask(self, question: object, history: list[dict] | None, lang: str | None, client: str) -> Answer:
-        """Check, count against the client's budget, answer. Raises QuestionError / RateLimited."""
+    def ask(self, question: object, history: list[dict] | None, lang: str | None, client: str, *,
+            usage: TokenUsage | None = None) -> Answer:
+        """Check, count against the client's budget, answer. Raises QuestionError / RateLimited.
+        ``usage`` (optional) is filled with the LLM's token counts."""
+        text = self.admit(question, client)
+        with self.live.lease() as answerer:
+            return answerer.ask(text, history=history or [], lang=lang, usage=usage)
+
+    def ask_stream(self, question: object, history: list[dict] | None, lang: str | None, client: str, *,
+                   usage: TokenUsage | None = None) -> Iterator[str | Answer]:
+        """Like ask, as text deltas and then the final Answer (see Answerer.ask_stream). The checks
+        and the budget apply now, before the first event, so bad input still gets its 4xx status."""
+        text = self.admit(question, client)
+
+        def events() -> Iterator[str | Answer]:
+            with self.live.lease() as answerer:
+                yield from answerer.ask_stream(text, history=history or [], lang=lang, usage=usage)
+
+        return events()
+
+    def admit(self, question: object, client: str) -> str:
+        """The question, checked and counted against the client's budget. Raises QuestionError / RateLimited."""
         text = check_web_question(question)
         clean_question(text, self.settings.max_question_chars)  # an empty or over-long question costs no budget
         wait = self.limiter.check(client)
         if wait is not None:
             raise RateLimited(wait)
-        with self.live.lease() as answerer:
-            return answerer.ask(text, history=history or [], lang=lang)
+        return text
 
     def status(self) -> dict:
         """Readiness, told truthfully: the build answering, whether dense search works now, and every
@@ -207,6 +227,11 @@ class Service:
                 "paragraphs": len(index.corpus.keys()),
             },
             "mode": answerer.mode,
+            "llm": {
+                "configured": answerer.llm is not None,
+                "model": answerer.llm_name if answerer.llm is not None else None,
+                "circuit": getattr(answerer.llm, "circuit", None),
+            },
             "dense": {
                 "on": dense_on,
                 "model": dense.get("model"),
