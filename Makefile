@@ -51,6 +51,7 @@ fit: $(VENV)/.installed-app
 
 bench: $(VENV)/.installed-app
 	$(PY) -m eval.bench
+	$(PY) -m eval.bench_hostile
 
 clean:
 	rm -rf .recordqa out
