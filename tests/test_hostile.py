@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import schemathesis
+from fastapi import WebSocket
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -177,6 +178,29 @@ def test_silent_connection_is_closed_after_the_header_timeout(serve):
     server = serve(header_timeout_s=0.5)
     with server.connect() as sock:
         assert closed_by_server(sock)
+
+
+def test_a_websocket_outlives_the_header_timeout(built_index, answerer):
+    from websockets.sync.client import connect
+
+    app_settings = type(built_index)(**{**built_index.model_dump(), "header_timeout_s": 0.3})
+    server = ThreadServer(app_settings, answerer)
+
+    async def echo(websocket: WebSocket):
+        await websocket.accept()
+        while True:
+            await websocket.send_text(await websocket.receive_text())
+
+    server.app.add_api_websocket_route("/echo", echo)
+    server.start()
+    try:
+        with connect(f"ws://127.0.0.1:{server.port}/echo", open_timeout=GENEROUS_S) as websocket:
+            time.sleep(1.0)  # past the header timeout of the connection it was upgraded from
+            websocket.send("still here")
+
+            assert websocket.recv(timeout=GENEROUS_S) == "still here"
+    finally:
+        server.stop()
 
 
 def test_body_slower_than_the_body_timeout_gets_408_and_is_closed(serve):

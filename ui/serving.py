@@ -87,6 +87,11 @@ def guarded_protocol(header_timeout_s: float, max_connections: int, max_header_b
             if self.cycle is not cycle:  # headers complete: a request is now in progress
                 self._disarm_header_timer()
 
+        def handle_websocket_upgrade(self, event: h11.Request) -> None:
+            # The connection now belongs to the WebSocket protocol: this one's timer must not close it.
+            self._disarm_header_timer()
+            super().handle_websocket_upgrade(event)
+
         def on_response_complete(self) -> None:
             super().on_response_complete()
             if not self.transport.is_closing():
