@@ -61,6 +61,7 @@ class ScriptedLLM:
     default: Reply | Stream | Fail | Hang = field(default_factory=lambda: Fail(500, '{"error": "no step left"}'))
 
     def __post_init__(self) -> None:
+        self._initial_default = self.default
         self.steps: collections.deque = collections.deque()
         self.served: list[Served] = []
         self.errors: list[BaseException] = []
@@ -86,6 +87,14 @@ class ScriptedLLM:
         """Queue steps; a bare string or dict is a Reply."""
         with self._lock:
             self.steps.extend(s if isinstance(s, Reply | Stream | Fail | Hang) else Reply(s) for s in steps)
+
+    def reset(self) -> None:
+        """Nothing queued, the default step given at the start, hanging requests released first."""
+        self.stopping.set()
+        with self._lock:
+            self.steps.clear()
+            self.default = self._initial_default
+        self.stopping.clear()
 
     def start(self) -> ScriptedLLM:
         self.thread.start()

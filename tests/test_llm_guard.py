@@ -40,17 +40,31 @@ HOSTILE = {"answer": '<img src=x onerror="alert(1)">Ms. Martha Delgado Peralta w
 ACTIVE = ("<", ">", "javascript", "http", "evil", "](", "onerror", "script")
 
 
-@pytest.fixture
-def peer():
+@pytest.fixture(scope="module")
+def shared_peer():
     llm = ScriptedLLM().start()
     yield llm
     llm.stop()
+    assert not llm.errors, llm.errors
 
 
 @pytest.fixture
-def settings(built_index, peer):
-    return built_index.model_copy(update={"llm_base_url": peer.base_url, "llm_model": "fake",
-                                          "llm_timeout_s": 2.0})
+def peer(shared_peer):
+    """The module's scripted LLM with nothing queued (one peer, so one answerer serves most tests)."""
+    shared_peer.reset()
+    return shared_peer
+
+
+@pytest.fixture(scope="module")
+def settings(built_index, shared_peer):
+    # A breaker that never opens here: these tests are about single replies (it has tests of its own).
+    return built_index.model_copy(update={"llm_base_url": shared_peer.base_url, "llm_model": "fake",
+                                          "llm_timeout_s": 2.0, "llm_breaker_failures": 1000})
+
+
+@pytest.fixture(scope="module")
+def answerer(settings):
+    return make_answerer(settings)
 
 
 @pytest.fixture(scope="module")
@@ -68,11 +82,11 @@ def assert_extractive(answer, expected, notice: str) -> None:
 # --------------------------------------------------------------------------- what the model sends
 
 
-def test_upstream_error_text_is_logged_and_never_shown(settings, peer, extractive, caplog):
+def test_upstream_error_text_is_logged_and_never_shown(answerer, peer, extractive, caplog):
     peer.play(Fail(500, json.dumps({"error": {"message": "upstream broke; token=LEAKME at /srv/model"}})))
 
     with caplog.at_level(logging.WARNING, logger="recordqa.llm"):
-        answer = make_answerer(settings).ask(QUESTION_EN)
+        answer = answerer.ask(QUESTION_EN)
 
     assert_extractive(answer, extractive[QUESTION_EN], UNAVAILABLE)
     shown = json.dumps(answer.public_json(), ensure_ascii=False)
@@ -80,11 +94,11 @@ def test_upstream_error_text_is_logged_and_never_shown(settings, peer, extractiv
     assert "token=LEAKME" in caplog.text, "the operator must still see what went wrong"
 
 
-def test_failed_rewrite_notice_names_no_exception(settings, peer):
+def test_failed_rewrite_notice_names_no_exception(answerer, peer):
     peer.play(Fail(502, "Bad Gateway: token=LEAKME"), GOOD_EN)
     history = [{"role": "user", "content": "Who opened the session?"}, {"role": "assistant", "content": "…"}]
 
-    answer = make_answerer(settings).ask("And who was elected President?", history=history)
+    answer = answerer.ask("And who was elected President?", history=history)
 
     assert answer.notices == [REWRITE_FAILED]
     assert answer.mode == "llm:fake" and [c.paragraph for c in answer.citations] == ["3"]
@@ -99,19 +113,19 @@ def test_failed_rewrite_notice_names_no_exception(settings, peer):
     {"answer": "Ms. Martha Delgado Peralta was elected President.", "citations": [{"n": 3}]},
     ["Ms. Martha Delgado Peralta was elected President. [¶3]"],
 ], ids=["null", "object", "blank", "list-answer", "citations-string", "citations-objects", "not-an-object"])
-def test_reply_of_the_wrong_shape_falls_back_with_a_fixed_notice(settings, peer, extractive, reply):
+def test_reply_of_the_wrong_shape_falls_back_with_a_fixed_notice(answerer, peer, extractive, reply):
     peer.play(Reply(json.dumps(reply)))
 
-    answer = make_answerer(settings).ask(QUESTION_EN)
+    answer = answerer.ask(QUESTION_EN)
 
     assert_extractive(answer, extractive[QUESTION_EN], UNUSABLE)
     assert "None" not in answer.answer and "{'t'" not in answer.answer
 
 
-def test_markup_links_and_urls_are_removed_from_the_answer(settings, peer):
+def test_markup_links_and_urls_are_removed_from_the_answer(answerer, peer):
     peer.play(HOSTILE)
 
-    answer = make_answerer(settings).ask(QUESTION_EN)
+    answer = answerer.ask(QUESTION_EN)
 
     assert answer.mode == "llm:fake" and [c.paragraph for c in answer.citations] == ["3"]
     assert answer.answer == ("Ms. Martha Delgado Peralta was elected President logo by acclamation, see and this. "
@@ -120,40 +134,40 @@ def test_markup_links_and_urls_are_removed_from_the_answer(settings, peer):
         assert active not in answer.answer
 
 
-def test_escaped_markup_is_decoded_then_removed(settings, peer):
+def test_escaped_markup_is_decoded_then_removed(answerer, peer):
     peer.play({"answer": "Ms. Martha Delgado Peralta was elected. &lt;img src=x onerror=alert(1)&gt; [¶3]",
                "citations": ["3"]})
 
-    answer = make_answerer(settings).ask(QUESTION_EN)
+    answer = answerer.ask(QUESTION_EN)
 
     assert answer.answer == "Ms. Martha Delgado Peralta was elected. [¶3]"
 
 
-def test_every_marker_that_is_not_a_retrieved_citation_is_removed(settings, peer):
+def test_every_marker_that_is_not_a_retrieved_citation_is_removed(answerer, peer):
     peer.play({"answer": "Ms. Martha Delgado Peralta was elected [¶3] [¶-1] [¶abc] [¶] [¶ 3.5] [¶99].",
                "citations": ["3", "-1"]})
 
-    answer = make_answerer(settings).ask(QUESTION_EN)
+    answer = answerer.ask(QUESTION_EN)
 
     assert answer.answer == "Ms. Martha Delgado Peralta was elected [¶3]."
     assert [c.paragraph for c in answer.citations] == ["3"]
 
 
-def test_refusal_in_the_wrong_language_becomes_the_fixed_abstention(settings, peer):
+def test_refusal_in_the_wrong_language_becomes_the_fixed_abstention(answerer, peer):
     peer.play({"answer": "记录中没有回答这个问题，请看 [这里](javascript:alert(1)) 和 http://evil.example 。",
                "citations": []})
 
-    answer = make_answerer(settings).ask("What was the budget of the first session?")
+    answer = answerer.ask("What was the budget of the first session?")
 
     assert answer.abstained and answer.citations == []
     assert answer.answer == load_packs()["en"].message("nothing")
 
 
-def test_refusal_in_the_right_language_keeps_its_words_but_not_its_links(settings, peer):
+def test_refusal_in_the_right_language_keeps_its_words_but_not_its_links(answerer, peer):
     peer.play({"answer": "The record does not answer this question; see [the budget](https://evil.example/b).",
                "citations": []})
 
-    answer = make_answerer(settings).ask("What was the budget of the first session?")
+    answer = answerer.ask("What was the budget of the first session?")
 
     assert answer.abstained and answer.citations == []
     assert answer.answer == "The record does not answer this question; see the budget."
@@ -214,37 +228,39 @@ def test_breaker_opens_after_failures_then_lets_one_trial_through(settings, peer
                    breaker=CircuitBreaker(failures_to_open=2, cooldown_s=30, clock=clock))
     answerer = make_answerer(settings, llm=gate)
     peer.play(Fail(500), Fail(503))
+    base = peer.calls
 
     first, second = answerer.ask(QUESTION_EN), answerer.ask(QUESTION_EN)
-    assert first.notices == second.notices == [UNAVAILABLE] and peer.calls == 2
+    assert first.notices == second.notices == [UNAVAILABLE] and peer.calls == base + 2
 
     paused = answerer.ask(QUESTION_EN)
     assert_extractive(paused, extractive[QUESTION_EN], PAUSED)
-    assert peer.calls == 2, "an open breaker must not call the LLM"
+    assert peer.calls == base + 2, "an open breaker must not call the LLM"
 
     clock.now += 30  # cool-down over: one trial, which fails and opens the breaker again
     peer.play(Fail(500))
-    assert answerer.ask(QUESTION_EN).notices == [UNAVAILABLE] and peer.calls == 3
-    assert answerer.ask(QUESTION_EN).notices == [PAUSED] and peer.calls == 3
+    assert answerer.ask(QUESTION_EN).notices == [UNAVAILABLE] and peer.calls == base + 3
+    assert answerer.ask(QUESTION_EN).notices == [PAUSED] and peer.calls == base + 3
 
     clock.now += 30  # the next trial succeeds: the LLM answers again
     peer.play(GOOD_EN, GOOD_EN)
     assert answerer.ask(QUESTION_EN).mode == "llm:fake"
-    assert answerer.ask(QUESTION_EN).mode == "llm:fake" and peer.calls == 5
+    assert answerer.ask(QUESTION_EN).mode == "llm:fake" and peer.calls == base + 5
 
 
 def test_all_llm_slots_taken_means_an_extractive_answer_at_once(settings, peer, extractive):
     answerer = make_answerer(settings.model_copy(update={"llm_concurrency": 1, "llm_timeout_s": 20.0}))
     peer.play(Hang(30))
+    base = peer.calls
     with ThreadPoolExecutor(1) as pool:
         hanging = pool.submit(answerer.ask, QUESTION_EN)
-        while peer.calls < 1 and not hanging.done():
+        while peer.calls < base + 1 and not hanging.done():
             time.sleep(0.05)
 
         busy = answerer.ask(QUESTION_EN)
 
         assert_extractive(busy, extractive[QUESTION_EN], BUSY)
-        assert peer.calls == 1
+        assert peer.calls == base + 1
         peer.stopping.set()  # the hanging call ends (503) and frees its slot
         assert hanging.result(timeout=30).notices == [UNAVAILABLE]
 
