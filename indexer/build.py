@@ -46,6 +46,7 @@ from indexer.manifest import (
     ManifestError,
     build_problems,
     corpus_to_json,
+    dense_only,
     file_entries,
     library_versions,
     source_entries,
@@ -138,6 +139,15 @@ class IndexInspection:
     def usable(self) -> BuildState | None:
         """The build to answer from: the current one when intact, else the newest intact other one."""
         return self.current if self.current is not None and self.current.intact else self.previous
+
+    @property
+    def answerable(self) -> BuildState | None:
+        """``usable``, else the current build when only its dense files are damaged (it answers lexically)."""
+        current = self.current
+        if self.usable is None and current is not None and current.manifest is not None \
+                and dense_only(current.problems, current.folder):
+            return current
+        return self.usable
 
     @property
     def problems(self) -> list[str]:
@@ -247,7 +257,7 @@ def _needed(inspection: IndexInspection, corpus: Corpus, *, force: bool, repair:
                                                          and not inspection.current.intact)
     if damaged and repair:
         return inspection.problems, None
-    judged = inspection.usable
+    judged = inspection.answerable
     if judged is None:
         raise IndexDamaged(inspection.damage())
     reasons = _stale(judged.manifest, corpus, **signature)

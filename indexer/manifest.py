@@ -82,7 +82,13 @@ def build_problems(folder: Path, manifest: Manifest, *, hash_limit: int = HASH_L
         try:
             size = path.stat().st_size
         except OSError:
-            problems.append(f"{shown} is missing")
+            # A missing folder is named once, not file by file.
+            gone = path
+            while not gone.parent.exists() and gone.parent != folder:
+                gone = gone.parent
+            missing = f"{folder.name}/{gone.relative_to(folder).as_posix()} is missing"
+            if missing not in problems:
+                problems.append(missing)
             continue
         if name.startswith(REWRITTEN_ON_OPEN):
             if name.endswith(".sqlite3") and not _has_sqlite_header(path):

@@ -216,15 +216,15 @@ def _answerer(settings: Settings, *, log_build: bool = True):
             _note(summary.describe())
     except RecordError as exc:
         # A broken record file must not take answers away: the live build still answers.
-        if inspect_index(settings.index_dir).usable is None:
+        if inspect_index(settings.index_dir).answerable is None:
             raise
         not_rebuilt = f"answering from the previous index: {exc}"
     except IndexReadOnly as exc:
-        if inspect_index(settings.index_dir).usable is None:
+        if inspect_index(settings.index_dir).answerable is None:
             raise
         not_rebuilt = f"{exc}; answering from build {{build}}"
     except BuildFailed as exc:
-        if inspect_index(settings.index_dir).usable is None:
+        if inspect_index(settings.index_dir).answerable is None:
             raise
         not_rebuilt = f"the stale index could not be rebuilt: {exc}; answering from build {{build}}"
     index = LiveIndex.open(settings.index_dir)
