@@ -118,6 +118,8 @@ def stream_llm_answer(question: QuestionAnalysis, keys: list[str], corpus: Corpu
                 raw += message_text(chunk.content)
                 if len(raw) > max_chars:
                     break  # enough: the rest would be cut anyway
+                if raw.lstrip().startswith(("{", "[{", "```")):
+                    continue  # a JSON reply despite the prompt: nothing to show until it is parsed whole
                 visible = validate(strip_markup(raw[:settled_length(raw)]), keys, single_record=single).text
                 if len(visible) > len(shown) and visible.startswith(shown):
                     yield visible[len(shown):]

@@ -121,6 +121,16 @@ def test_streamed_text_never_carries_markup_links_or_invalid_markers(answerer, p
     assert streamed == final.answer == "Ms. Martha Delgado Peralta was elected President by acclamation, see and. [¶3]"
 
 
+def test_json_reply_despite_the_streaming_prompt_is_read_whole_and_never_shown_raw(answerer, peer):
+    reply = json.dumps({"answer": ANSWER_EN, "citations": ["3"]})
+    peer.play(Stream(tuple(reply[i:i + 5] for i in range(0, len(reply), 5))))
+
+    deltas, final = split(list(answerer.ask_stream(QUESTION_EN)))
+
+    assert deltas == [ANSWER_EN] and final.answer == ANSWER_EN
+    assert [c.paragraph for c in final.citations] == ["3"]
+
+
 def test_final_answer_replaces_a_stream_that_cites_nothing_valid(answerer, peer):
     peer.play(Stream(("Ms. Martha Delgado Peralta", " was elected. [¶99]")))
 
