@@ -135,6 +135,17 @@ def test_feedback_export_without_any_feedback_prints_nothing(cli, tmp_path, jieb
     assert not path.exists()
 
 
+def test_feedback_export_of_a_file_that_is_not_a_feedback_database_fails_in_one_line(cli, tmp_path, jieba_cache):
+    path = tmp_path / "feedback.sqlite3"
+    path.write_text("not a database", encoding="utf-8")
+
+    result = cli.run(["feedback", "export"], cli.env(tmp_path, jieba_cache, feedback_path=path))
+
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith(f"error: {path} is not a feedback database (") and "Traceback" not in result.stderr
+    assert len(result.stderr.splitlines()) == 1
+
+
 # --------------------------------------------------------------------------- the chat
 
 

@@ -55,6 +55,10 @@ def answer_id(answer: dict) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:16]
 
 
+class FeedbackFileError(OSError):
+    """The feedback file exists but is not a feedback database (an OSError: the CLI fails in one line)."""
+
+
 class FeedbackStore:
     """The SQLite file at ``path``; a connection per call, so chat and API threads never share one."""
 
@@ -64,7 +68,12 @@ class FeedbackStore:
     def _connect(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(self.path, timeout=10)
-        connection.execute(_SCHEMA)
+        try:
+            connection.execute(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            connection.close()
+            raise FeedbackFileError(f"{self.path} is not a feedback database ({exc}); move it away to start a "
+                                    "new one") from exc
         return connection
 
     def add(self, answer: dict, rating: str, comment: str, settings_hash: str, source: str) -> Feedback:
