@@ -74,6 +74,22 @@ def test_browser_deps_installs_chromium_and_a_cjk_font_with_sudo_when_missing(sy
     ]
 
 
+def test_browser_deps_without_apt_get_says_what_to_install(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("id", "fc-list", "grep", "bash", "env", "dirname"):
+        if Path(f"/usr/bin/{tool}").exists():
+            (bin_dir / tool).symlink_to(f"/usr/bin/{tool}")
+    stub(bin_dir, "fc-list", "true")
+
+    result = subprocess.run(["/bin/bash", str(PROJECT_ROOT / ".ci" / "browser-deps")], capture_output=True,
+                            text=True, env={"PATH": str(bin_dir), "CHROMIUM": str(tmp_path / "no-chromium")})
+
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: the browser tests need Chromium at {tmp_path / 'no-chromium'} and a "
+                                    "CJK font"), result.stderr
+
+
 def test_browser_deps_does_nothing_when_chromium_and_the_font_are_there(system, tmp_path):
     bin_dir, log, env = system
     stub(bin_dir, "id", "echo 0")
