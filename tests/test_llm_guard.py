@@ -323,7 +323,7 @@ def test_hanging_llm_blocks_neither_health_nor_paragraphs_and_the_breaker_stops_
     peer = ScriptedLLM(default=Reply(GOOD_EN)).start()  # answers the server's warm-up questions
     try:
         server = start_server(index_dir=built_index.index_dir, embedding_model=built_index.embedding_model,
-                              llm_base_url=peer.base_url, llm_model="fake", llm_timeout_s=8,
+                              llm_base_url=peer.base_url, llm_model="fake", llm_timeout_s=10,
                               llm_concurrency=4, llm_breaker_failures=3, llm_breaker_cooldown_s=600)
         peer.default = Hang(60)
         before = peer.calls
