@@ -65,7 +65,7 @@ def test_browser_deps_installs_chromium_and_a_cjk_font_with_sudo_when_missing(sy
     stub(bin_dir, "fc-list", "true")
 
     result = subprocess.run([str(PROJECT_ROOT / ".ci" / "browser-deps")], capture_output=True, text=True,
-                            env={**env, "CHROMIUM": str(tmp_path / "no-chromium")})
+                            env={**env, "CHROMIUM": str(tmp_path / "no-chromium"), "FONTS_DIR": str(tmp_path)})
 
     assert result.returncode == 0, result.stderr
     assert log.read_text().splitlines() == [
@@ -101,6 +101,20 @@ def test_browser_deps_does_nothing_when_chromium_and_the_font_are_there(system, 
                             env={**env, "CHROMIUM": str(chromium)})
 
     assert result.returncode == 0 and result.stderr == ""
+    assert not log.exists()
+
+
+def test_browser_deps_finds_the_font_file_when_fc_list_lists_nothing(system, tmp_path):
+    bin_dir, log, env = system
+    stub(bin_dir, "fc-list", "true")
+    (tmp_path / "fonts" / "truetype" / "wqy").mkdir(parents=True)
+    (tmp_path / "fonts" / "truetype" / "wqy" / "wqy-zenhei.ttc").write_bytes(b"")
+    stub(tmp_path, "chromium", "true")
+
+    result = subprocess.run([str(PROJECT_ROOT / ".ci" / "browser-deps")], capture_output=True, text=True,
+                            env={**env, "CHROMIUM": str(tmp_path / "chromium"), "FONTS_DIR": str(tmp_path / "fonts")})
+
+    assert (result.returncode, result.stderr) == (0, "")
     assert not log.exists()
 
 
