@@ -296,7 +296,7 @@ def build_index(
         reasons, current = _needed(inspection, corpus, force=force, repair=repair, **signature)
         if current is not None:  # another process built it while we waited for the lock
             return _up_to_date(current, corpus, start)
-        for reason in reasons:
+        for reason in reasons if inspection.exists else []:  # a first build is no rebuild
             if reason != "--force":
                 log(f"rebuilding: {reason}")
         live = inspection.usable.folder if inspection.usable else None
@@ -312,7 +312,7 @@ def build_index(
             step.now = "current.json"
             _switch(index_dir, build_id)
         except BaseException as exc:
-            full = _disk_full(exc, index_dir)
+            full = _disk_full(exc, index_dir, room=_tree_size(live) if live else 0)
             shutil.rmtree(folder, ignore_errors=True)
             for tmp in index_dir.glob("current.json.*"):
                 tmp.unlink(missing_ok=True)
@@ -583,9 +583,10 @@ def _fsync_tree(folder: Path) -> None:
 _DISK_FULL_WORDS = ("no space left", "disk is full", "database or disk is full", "sqlite_full", "quota exceeded")
 
 
-def _disk_full(exc: BaseException, index_dir: Path) -> bool:
-    """Chroma reports a full disk in its own words (an SQLite or Rust error), numpy and Python as
-    ENOSPC; when the words say nothing, a disk with (almost) no room left is taken as the cause."""
+def _disk_full(exc: BaseException, index_dir: Path, room: int = 0) -> bool:
+    """Chroma reports a full disk in its own words (an SQLite or Rust error, or only "Failed to apply
+    logs"), numpy and Python as ENOSPC; when the words say nothing, a disk without ``room`` (the
+    size of the live build: what a new one needs) or 64 KiB left is taken as the cause."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -596,9 +597,13 @@ def _disk_full(exc: BaseException, index_dir: Path) -> bool:
     if isinstance(exc, KeyboardInterrupt):
         return False
     try:
-        return shutil.disk_usage(index_dir).free < 64 * 1024
+        return shutil.disk_usage(index_dir).free < max(room, 64 * 1024)
     except OSError:
         return False
+
+
+def _tree_size(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
 def _mount_point(path: Path) -> Path:

@@ -75,7 +75,9 @@ def mounts():
 def one_error_line(result: subprocess.CompletedProcess) -> str:
     """The single line a fault prints on stderr (notes aside); no traceback."""
     assert "Traceback" not in result.stderr, result.stderr
-    errors = [line for line in result.stderr.splitlines() if not line.startswith("note: ")]
+    # `index` keeps the model libraries' progress bars (carriage-return lines); they are not messages.
+    errors = [line for line in result.stderr.splitlines()
+              if line.strip() and not line.startswith("note: ") and not re.search(r"\d+/\d+ \[", line)]
     assert len(errors) == 1, result.stderr
     assert errors[0].startswith("error: "), result.stderr
     return errors[0]
@@ -341,6 +343,25 @@ def test_a_full_disk_fails_the_build_in_one_line_and_the_live_index_still_answer
     assert any(n.startswith(f"note: the stale index could not be rebuilt: no space left on {disk} while writing ")
                and n.endswith(f"; answering from build {live}") for n in notes(stale)), stale.stderr
     assert builds(disk / "index") == [live]
+
+
+def test_a_full_disk_while_chroma_writes_is_named_too(dense_two_builds, cli, tmp_path, mounts):
+    """Chroma's own error for a full disk does not say so ("Failed to apply logs to the metadata segment")."""
+    root, env = dense_two_builds
+    live = current_build(root / "index")
+    size = sum(p.stat().st_size for p in live.rglob("*") if p.is_file())
+    disk = mounts.tmpfs(tmp_path / "disk", f"{(size + size // 2) // 1024}k")
+    (disk / "index" / "builds").mkdir(parents=True)
+    shutil.copytree(live, disk / "index" / "builds" / live.name)
+    shutil.copy(root / "index" / "current.json", disk / "index")
+    env = {**env, "RECORDQA_INDEX_DIR": str(disk / "index")}
+
+    forced = cli.run(["index", "--force", "--quiet"], env)
+
+    assert forced.returncode == 1
+    line = one_error_line(forced)
+    assert line.startswith(f"error: no space left on {disk} while writing the vector store (chroma/) "), line
+    assert builds(disk / "index") == [live.name]
 
 
 # --------------------------------------------------------------------------- settings
