@@ -411,3 +411,28 @@ def test_a_running_server_picks_up_a_new_build_without_restart(start_server, cli
         assert "Delgado Renamed" in json.dumps(paragraph, ensure_ascii=False)
     assert server.alive()
     assert (index_dir / "builds" / before).exists(), "the replaced build is kept for requests still on it"
+
+
+def test_healthz_tells_readiness_and_livez_answers_regardless(start_server):
+    server = start_server()
+    index_dir = Path(server.env["RECORDQA_INDEX_DIR"])
+    live = current_build(index_dir)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        assert http.get("/healthz").json()["ready"] is True
+
+        (index_dir / "current.json").write_text("{ not json", encoding="utf-8")
+        deadline = time.monotonic() + 60
+        while (health := http.get("/healthz")).json()["status"] != "degraded":
+            assert time.monotonic() < deadline, health.json()
+            time.sleep(0.2)
+        assert health.status_code == 200 and health.json()["index"]["build"] == live.name
+        assert health.json()["degraded"] == [f"{index_dir / 'current.json'} is unreadable (JSONDecodeError); "
+                                             f"still answering from build {live.name}"]
+        assert PRESIDENT in http.post("/api/ask", json={"question": QUESTION}).json()["answer"]
+
+        shutil.rmtree(live)
+        health = http.get("/healthz")
+        assert health.status_code == 503
+        assert health.json()["ready"] is False and health.json()["status"] == "unavailable"
+        assert f"the files of build {live.name} are gone; run `recordqa index`" in health.json()["degraded"]
+        assert http.get("/livez").status_code == 200
