@@ -436,3 +436,20 @@ def test_healthz_tells_readiness_and_livez_answers_regardless(start_server):
         assert health.json()["ready"] is False and health.json()["status"] == "unavailable"
         assert f"the files of build {live.name} are gone; run `recordqa index`" in health.json()["degraded"]
         assert http.get("/livez").status_code == 200
+
+
+def test_healthz_says_dense_is_off_once_the_vector_store_is_gone(dense_two_builds, start_server, tmp_path, tiny_model):
+    index_dir, _ = _dense_copy(dense_two_builds, tmp_path)
+    server = start_server(index_dir=index_dir, embedding_model=tiny_model, window_overlap_tokens=8)
+    live = current_build(index_dir)
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        before = http.get("/healthz").json()
+        assert before["dense"]["on"] is True and before["status"] == "ok"
+
+        shutil.rmtree(live / "chroma")
+        health = http.get("/healthz").json()
+
+    assert health["dense"]["on"] is False
+    assert health["dense"]["reason"] == f"{live.name}/chroma/chroma.sqlite3 is missing"
+    assert health["status"] == "degraded"
+    assert f"dense retrieval is off: {live.name}/chroma/chroma.sqlite3 is missing" in health["degraded"]
