@@ -501,15 +501,16 @@ def test_each_app_counts_only_its_own_requests(serve):
     assert 'route="/api/paragraphs/{paragraph_id}"' not in text
 
 
-def test_metrics_object_takes_answer_path_events(plain):
-    metrics = plain.app.state.metrics
-    metrics.answered("extractive", abstained=True)
-    metrics.llm_fallback("timeout")
-    with plain.client() as client:
+def test_metrics_count_answers_and_abstentions(serve):
+    server = serve()
+    with server.client() as client:
+        answered = client.post("/api/ask", json={"question": QUESTION_EN}).json()
+        with client.stream("POST", "/api/ask/stream", json={"question": QUESTION_EN}) as stream:
+            stream.read()
         text = client.get("/metrics").text
 
-    assert 'recordqa_answers_total{mode="extractive",outcome="abstained"} 1.0' in text
-    assert 'recordqa_llm_fallbacks_total{reason="timeout"} 1.0' in text
+    outcome = "abstained" if answered["abstained"] else "answered"
+    assert f'recordqa_answers_total{{mode="extractive",outcome="{outcome}"}} 2.0' in text
 
 
 def test_access_log_has_one_line_per_request_without_the_question(server):

@@ -354,5 +354,9 @@ def test_hanging_llm_blocks_neither_health_nor_paragraphs_and_the_breaker_stops_
         assert [llm_notices(a) for a in later] == [(PAUSED,), (PAUSED,)]
         assert all(a["mode"] == "extractive" and a["citations"] for a in later)
         assert peer.calls == calls, "the open breaker must keep the server from calling the LLM"
+        metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
+        assert 'recordqa_answers_total{mode="extractive",outcome="answered"} 47.0' in metrics
+        for reason, count in (("busy", 41), ("failed", 4), ("paused", 2)):
+            assert f'recordqa_llm_fallbacks_total{{reason="{reason}"}} {count}.0' in metrics
     finally:
         peer.stop()

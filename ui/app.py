@@ -49,6 +49,7 @@ def create_app(settings: Settings, answerer: Answerer, *, with_chat: bool = True
     app.state.service = service
     metrics = Metrics()
     app.state.metrics = metrics
+    service.metrics = metrics
     metrics.index_built_at(lambda: index_build_time(service.answerer))
     install_error_handlers(app)
     document_errors(app, [api.router, openai_api.router])

@@ -16,9 +16,11 @@ from pathlib import Path
 from indexer.build import read_pointer
 from indexer.live import LiveIndex
 from qa.answer import Answer, QuestionError
+from qa.llm_answer import NOTICES
 from qa.pipeline import Answerer, clean_question
 from qa.usage import TokenUsage
 from recordqa.settings import Settings
+from ui.metrics import Metrics
 from ui.origins import EmbedPolicy
 from ui.ratelimit import RateLimiter
 
@@ -146,6 +148,8 @@ class Service:
     policy: EmbedPolicy
     limiter: RateLimiter
     started: float = field(default_factory=time.monotonic)
+    metrics: Metrics | None = None
+    """Where answers, abstentions and LLM fallbacks are counted (the app's /metrics); None: not counted."""
 
     @classmethod
     def create(cls, settings: Settings, answerer: Answerer,
@@ -175,7 +179,9 @@ class Service:
         ``usage`` (optional) is filled with the LLM's token counts."""
         text = self.admit(question, client)
         with self.live.lease() as answerer:
-            return answerer.ask(text, history=history or [], lang=lang, usage=usage)
+            answer = answerer.ask(text, history=history or [], lang=lang, usage=usage)
+            self._count(answerer, answer)
+            return answer
 
     def ask_stream(self, question: object, history: list[dict] | None, lang: str | None, client: str, *,
                    usage: TokenUsage | None = None) -> Iterator[str | Answer]:
@@ -185,9 +191,23 @@ class Service:
 
         def events() -> Iterator[str | Answer]:
             with self.live.lease() as answerer:
-                yield from answerer.ask_stream(text, history=history or [], lang=lang, usage=usage)
+                for event in answerer.ask_stream(text, history=history or [], lang=lang, usage=usage):
+                    if isinstance(event, Answer):
+                        self._count(answerer, event)
+                    yield event
 
         return events()
+
+    def _count(self, answerer: Answerer, answer: Answer) -> None:
+        if self.metrics is None:
+            return
+        self.metrics.answered(answer.mode, answer.abstained)
+        if answerer.llm is not None and answer.mode == "extractive":
+            # The LLM was configured but its answer was not shown: the fixed notice names why.
+            reason = next((name for name, text in NOTICES.items() if any(n.startswith(text) for n in answer.notices)),
+                          None)
+            if reason is not None:
+                self.metrics.llm_fallback(reason)
 
     def admit(self, question: object, client: str) -> str:
         """The question, checked and counted against the client's budget. Raises QuestionError / RateLimited."""
