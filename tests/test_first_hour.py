@@ -41,22 +41,29 @@ def system(tmp_path):
 # --------------------------------------------------------------------------- make and CI
 
 
-def test_make_test_installs_the_browser_before_running_the_suite():
-    result = subprocess.run(["make", "-n", "test"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True)
+def make_dry_run(*args: str, env: dict[str, str] | None = None) -> list[str]:
+    """The commands `make -n` would run, as a user typing it in a shell would see them.
 
-    commands = result.stdout.splitlines()
+    A parent make (CI runs `make test`) exports MAKELEVEL/MAKEFLAGS, which makes a nested
+    make print "Entering/Leaving directory" lines: they are dropped from the environment.
+    """
+    base = {k: v for k, v in (env or os.environ).items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    result = subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, check=True, env=base)
+    return result.stdout.splitlines()
+
+
+def test_make_test_installs_the_browser_before_running_the_suite():
+    commands = make_dry_run("test")
+
     assert ".ci/browser-deps" in commands
     assert commands.index(".ci/browser-deps") < commands.index(".venv/bin/pytest -q")
 
 
 def test_make_run_takes_a_port_and_a_host():
-    result = subprocess.run(["make", "-n", "run", "PORT=8000", "HOST=0.0.0.0"], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True, check=True)
-
-    assert result.stdout.splitlines()[-1] == ".venv/bin/recordqa serve --host 0.0.0.0 --port 8000"
-    default = subprocess.run(["make", "-n", "run"], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
-                             env={k: v for k, v in os.environ.items() if k not in ("PORT", "HOST")})
-    assert default.stdout.splitlines()[-1] == ".venv/bin/recordqa serve --host 127.0.0.1 --port 7860"
+    assert make_dry_run("run", "PORT=8000", "HOST=0.0.0.0")[-1] == ".venv/bin/recordqa serve --host 0.0.0.0 --port 8000"
+    default = make_dry_run("run", env={k: v for k, v in os.environ.items() if k not in ("PORT", "HOST")})
+    assert default[-1] == ".venv/bin/recordqa serve --host 127.0.0.1 --port 7860"
 
 
 def test_browser_deps_installs_chromium_and_a_cjk_font_with_sudo_when_missing(system, tmp_path):
