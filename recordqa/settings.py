@@ -40,7 +40,7 @@ NOT_ANSWER_SHAPING = frozenset({
     "llm_concurrency", "llm_breaker_failures", "llm_breaker_cooldown_s",
     "records_dir", "index_dir", "cache_dir", "prompts_dir", "llm_api_key", "judge_base_url", "judge_model",
     "judge_api_key", "embed_origins", "rate_limit_per_minute", "api_keys", "ui_auth", "ui_concurrency",
-    "feedback_path",
+    "feedback_path", "chroma_url",
     "max_body_bytes", "body_timeout_s", "header_timeout_s", "keep_alive_s", "max_header_bytes", "max_connections",
     "max_requests_in_flight", "trusted_proxies", "access_log", "log_questions",
 })
@@ -61,6 +61,14 @@ class Settings(BaseSettings):
     index_dir: Path = Field(
         PROJECT_ROOT / ".recordqa" / "index",
         description="Folder holding the live index and its builds.",
+    )
+    chroma_url: str | None = Field(
+        None,
+        description="URL of a Chroma server (`chroma run --path DIR --host 127.0.0.1 --port 8001` -> "
+        "http://127.0.0.1:8001) that holds the dense vectors instead of the embedded store in each build "
+        "folder; every app replica and the indexer point at the same server. Requests time out after a "
+        "few seconds: while the server is unreachable the web app answers lexically with a notice and "
+        "the commands fail in one line.",
     )
     cache_dir: Path = Field(
         PROJECT_ROOT / ".recordqa" / "cache",
