@@ -45,6 +45,15 @@ eval: $(VENV)/.installed-app
 	$(VENV)/bin/recordqa eval --compare hybrid,lexical,dense,hybrid+rerank --out out/eval
 	$(VENV)/bin/recordqa eval --dataset eval/benchmark/blind_test.jsonl --compare hybrid,lexical,dense --out out/eval-test
 
+# The blind question sets of the shared real records (eval/benchmark/records/, see eval/README.md), asked of
+# an index of $(RECORDS) kept apart from the default one; figures per record on stdout and in
+# out/eval-records/summary.md. Exit 1 when a question's gold passage is in no indexed paragraph.
+RECORDS ?= ../shared/records
+.PHONY: eval-records
+eval-records: $(VENV)/.installed-app
+	RECORDQA_RECORDS_DIR=$(RECORDS) RECORDQA_INDEX_DIR=.recordqa/index-records \
+		$(VENV)/bin/recordqa eval --dataset eval/benchmark/records --out out/eval-records --no-sweep
+
 # Refit the answer models (qa/answer_model.json) on the benchmark's fit split; prints cross-validated figures.
 fit: $(VENV)/.installed-app
 	$(VENV)/bin/recordqa eval fit
