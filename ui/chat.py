@@ -25,7 +25,7 @@ log = logging.getLogger("recordqa.server")
 
 HEAD = '<link rel="stylesheet" href="/static/chat.css"><script src="/static/chat.js" defer></script>'
 # Set the page language for chat.js (viewer labels) before the Python handler relabels the page.
-SET_LANG_JS = "(lang) => { document.documentElement.dataset.rqLang = lang; return lang; }"
+SET_LANG_JS = "(lang, record) => { document.documentElement.dataset.rqLang = lang; return [lang, record]; }"
 # The conversation's Markdown is built on the server (conversation_markdown) and saved by the
 # browser as a file: nothing is written on the server.
 DOWNLOAD_JS = """(text) => {
@@ -71,9 +71,19 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
     service = shown.recording(service)
     corpus, packs = service.answerer.index.corpus, service.answerer.extractive.packs
     examples = example_questions(corpus, packs)
+    catalogue = service.answerer.records
 
-    def subtitle(ui_lang: str) -> str:
-        return label(ui_lang, "subtitle", records=describe_records(corpus, ui_lang, packs))
+    def subtitle(ui_lang: str, chosen: str = "") -> str:
+        described = describe_records(corpus, ui_lang, packs, (chosen,) if chosen else ())
+        if len(records) > 1 and not chosen:
+            return label(ui_lang, "subtitle_many", count=len(records), records=described)
+        return label(ui_lang, "subtitle", records=described)
+
+    def record_choices(ui_lang: str) -> list[tuple[str, str]]:
+        """'All records' and each record by its symbol (else id) and title."""
+        named = [(" · ".join(part for part in (info.name, info.title) if part)[:120], info.id)
+                 for info in catalogue.values()]
+        return [(label(ui_lang, "all_records"), ""), *named]
 
     def placeholder(ui_lang: str) -> str:
         own = [q for q in examples if (ui_lang == "zh") == any("\u4e00" <= ch <= "\u9fff" for ch in q)]
@@ -83,13 +93,13 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
         host = getattr(getattr(request, "client", None), "host", None)
         return f"ip:{host or 'unknown'}"
 
-    def respond(question: str, chat: list, history: list, ui_lang: str, request: gr.Request):
+    def respond(question: str, chat: list, history: list, ui_lang: str, chosen: str | None, request: gr.Request):
         chat = list(chat or [])
         question = question or ""
         if question.strip():
             chat.append({"role": "user", "content": escape_text(question)})
         try:
-            events = service.ask_stream(question, history, None, client(request))
+            events = service.ask_stream(question, history, None, client(request), records=chosen or None)
         except QuestionError as exc:
             chat.append({"role": "assistant",
                          "content": f"**{label(ui_lang, 'cannot_ask')}**: {escape_text(str(exc))}"})
@@ -135,9 +145,9 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
                    {"role": "assistant", "content": answer.answer}]
         yield chat, history, ""
 
-    def relabel(ui_lang: str):
+    def relabel(ui_lang: str, chosen: str | None):
         return (
-            gr.update(value=f"## {label(ui_lang, 'title')}\n{subtitle(ui_lang)}"),
+            gr.update(value=f"## {label(ui_lang, 'title')}\n{subtitle(ui_lang, chosen or '')}"),
             gr.update(value=status_markdown(service, ui_lang)),
             gr.update(label=label(ui_lang, "chat")),
             gr.update(label=label(ui_lang, "question"), placeholder=placeholder(ui_lang)),
@@ -147,7 +157,19 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
             gr.update(label=label(ui_lang, "feedback_comment")),
             gr.update(value=label(ui_lang, "download")),
             gr.update(value=""),
+            gr.update(label=label(ui_lang, "record_selector"), choices=record_choices(ui_lang)),
         ) + ((gr.update(label=label(ui_lang, "examples")),) if examples_block is not None else ())
+
+    def choose(ui_lang: str, chosen: str | None):
+        return gr.update(value=f"## {label(ui_lang, 'title')}\n{subtitle(ui_lang, chosen or '')}")
+
+    def initial_record(request: gr.Request):
+        """``?record=ID`` (the widget's data-record) fixes the record and hides the selector; an id
+        that is not loaded is ignored and every record is searched."""
+        wanted = request.query_params.get("record") or ""
+        if wanted in catalogue and len(records) > 1:
+            return gr.update(value=wanted, visible=False)
+        return gr.update()
 
     def rate(chat: list, comment: str, ui_lang: str, data: gr.LikeData):
         if data.liked not in (True, False):  # a thumb taken back: nothing to store
@@ -174,6 +196,9 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
             ui_lang = gr.Radio([("中文", "zh"), ("English", "en")], value="en", label=label("en", "interface"),
                                elem_id="rq-lang", scale=0, min_width=200)
         status = gr.Markdown(status_markdown(service, "en"), elem_id="rq-status")
+        # Shown only when there is a choice to make.
+        record_choice = gr.Dropdown(record_choices("en"), value="", label=label("en", "record_selector"),
+                                    elem_id="rq-record", visible=len(records) > 1, interactive=True)
         chatbot = gr.Chatbot(label=label("en", "chat"), elem_id="rq-chat", height=330 if compact else 520,
                              sanitize_html=True, render_markdown=True, feedback_options=("Like", "Dislike"),
                              buttons=["copy"], group_consecutive_messages=False)
@@ -196,19 +221,24 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
 
         outputs = [chatbot, history, box]
         limit = service.settings.ui_concurrency
-        box.submit(respond, [box, chatbot, history, ui_lang], outputs, concurrency_limit=limit)
-        ask.click(respond, [box, chatbot, history, ui_lang], outputs, concurrency_limit=limit)
+        box.submit(respond, [box, chatbot, history, ui_lang, record_choice], outputs, concurrency_limit=limit)
+        ask.click(respond, [box, chatbot, history, ui_lang, record_choice], outputs, concurrency_limit=limit)
         new.click(lambda: ([], [], ""), None, outputs, queue=False)
         # The chat's own trash button must forget the conversation too, not just hide it.
         chatbot.clear(lambda: [], None, history, queue=False)
-        relabelled = [header, status, chatbot, box, ask, new, ui_lang, comment, download, thanks]
+        relabelled = [header, status, chatbot, box, ask, new, ui_lang, comment, download, thanks, record_choice]
         if examples_block is not None:
             relabelled.append(examples_block.dataset)
-        ui_lang.change(relabel, [ui_lang], relabelled, js=SET_LANG_JS, queue=False)
+        ui_lang.change(relabel, [ui_lang, record_choice], relabelled, js=SET_LANG_JS, queue=False)
+        record_choice.change(choose, [ui_lang, record_choice], [header], queue=False)
         chatbot.like(rate, [chatbot, comment, ui_lang], [thanks, comment], queue=False)
         download.click(conversation, [chatbot, ui_lang], markdown, queue=False).then(
             None, [markdown], None, js=DOWNLOAD_JS, queue=False)
         demo.load(initial_language, None, [ui_lang], queue=False)
+        demo.load(initial_record, None, [record_choice], queue=False)
+    # Questions enter only through Gradio's queue (queue/join), the route a proxy in front of several
+    # replicas counts them on (deploy/nginx.conf.template); /gradio_api/run/respond would skip it.
+    demo.api_open = False
     return demo
 
 
