@@ -198,17 +198,17 @@ def _prepared(vectors: np.ndarray | None, texts: Sequence[str], side: str) -> np
 
 
 class _Scorer:
-    """Scores of candidate groups; vectors, anchors and lengths are computed once per text."""
+    """Scores of candidate groups, a row of candidates at a time; vectors, anchors and lengths are
+    prepared once per text."""
 
     def __init__(self, left: Sequence[str], right: Sequence[str], left_vectors, right_vectors,
                  band: list[tuple[int, int]]) -> None:
-        cfg = _config()
-        self.w = cfg.weights
+        self.w = _config().weights
         self.n, self.m = len(left), len(right)
-        self.lv = _prepared(left_vectors, left, "left")
-        self.rv = _prepared(right_vectors, right, "right")
-        if (self.lv is None) != (self.rv is None):
-            self.lv = self.rv = None  # one side alone says nothing about pairs
+        lv = _prepared(left_vectors, left, "left")
+        rv = _prepared(right_vectors, right, "right")
+        if lv is None or rv is None:
+            lv = rv = None  # one side alone says nothing about pairs
         self.la = [_anchors(t) for t in left]
         self.ra = [_anchors(t) for t in right]
         self.aw = _anchor_weights(self.la, self.ra)
@@ -216,67 +216,86 @@ class _Scorer:
         self.rlen = np.array([_length(t) for t in right], dtype=np.float64)
         total_l, total_r = self.llen.sum(), self.rlen.sum()
         self.ratio = total_r / total_l if total_l > 0 and total_r > 0 else 1.0
-        self.lr = self.rr = None
-        if self.lv is not None:
-            self._neighbourhoods(band)
+        # Lengths, vectors and CSLS radii of single segments (index 0) and of consecutive pairs
+        # (index 1: entry i stands for segments i and i+1 merged).
+        self.lens = {"l": (self.llen, _pair_sums(self.llen)), "r": (self.rlen, _pair_sums(self.rlen))}
+        self.vectors = None
+        if lv is not None:
+            lrad, rrad = _radii(lv, rv, band, max(1, int(self.w["csls_neighbours"])))
+            self.vectors = {
+                "l": ((lv, lrad), _pair_vectors(lv, lrad, self.llen)),
+                "r": ((rv, rrad), _pair_vectors(rv, rrad, self.rlen)),
+            }
+        self._anchor_cache: dict[tuple[int, int, int, int], float] = {}
 
-    def _neighbourhoods(self, band: list[tuple[int, int]]) -> None:
-        """Mean similarity of each segment to its k nearest neighbours on the other side, within
-        the band (CSLS), so that a generally 'central' segment does not pair with everything."""
-        k = max(1, int(self.w["csls_neighbours"]))
-        lr = np.zeros(self.n)
-        rr_sum = np.zeros(self.m)
-        rr_best: list[list[float]] = [[] for _ in range(self.m)]
-        for i in range(self.n):
-            lo, hi = band[i]
-            hi = min(self.m, hi + 1)
-            if lo >= hi:
-                continue
-            sims = self.rv[lo:hi] @ self.lv[i]
-            top = np.sort(sims)[-k:]
-            lr[i] = top.mean()
-            for j, s in zip(range(lo, hi), sims, strict=True):
-                best = rr_best[j]
-                if len(best) < k:
-                    best.append(float(s))
-                elif s > min(best):
-                    best[best.index(min(best))] = float(s)
-        for j in range(self.m):
-            rr_sum[j] = np.mean(rr_best[j]) if rr_best[j] else 0.0
-        self.lr, self.rr = lr, rr_sum
-
-    def _cosine_feature(self, lvec, lr, rvec, rr) -> float:
+    def scores(self, a: int, left_size: int, bs: np.ndarray, right_size: int) -> np.ndarray:
+        """Scores of grouping left segments a..a+left_size-1 with right segments b..b+right_size-1,
+        for each b in ``bs`` (all valid indices)."""
         w = self.w
-        csls = 2.0 * float(lvec @ rvec) - lr - rr
-        return float(np.clip(csls / w["cosine_scale"], -w["cosine_clip"], w["cosine_clip"]))
-
-    def _vector(self, vectors, radii, lengths, idx: tuple[int, ...]):
-        if len(idx) == 1:
-            return vectors[idx[0]], float(radii[idx[0]])
-        weights = lengths[list(idx)] + 1.0
-        v = (vectors[list(idx)] * weights[:, None]).sum(axis=0)
-        norm = np.linalg.norm(v)
-        return (v / norm if norm > 0 else v), float(np.average(radii[list(idx)], weights=weights))
-
-    def score(self, li: tuple[int, ...], ri: tuple[int, ...]) -> float:
-        """Score of pairing left segments ``li`` with right segments ``ri`` (both non-empty)."""
-        w = self.w
-        total = w["bias"]
-        if self.lv is not None:
-            lvec, lrad = self._vector(self.lv, self.lr, self.llen, li)
-            rvec, rrad = self._vector(self.rv, self.rr, self.rlen, ri)
-            total += w["cosine"] * self._cosine_feature(lvec, lrad, rvec, rrad)
-        a = self.la[li[0]] if len(li) == 1 else _merged(*(self.la[i] for i in li))
-        b = self.ra[ri[0]] if len(ri) == 1 else _merged(*(self.ra[j] for j in ri))
-        total += _anchor_score(a, b, self.aw, w)
-        ll = float(self.llen[list(li)].sum())
-        rl = float(self.rlen[list(ri)].sum())
+        total = np.full(len(bs), w["bias"])
+        if not len(bs):
+            return total
+        if self.vectors is not None:
+            lvec, lrad = self.vectors["l"][left_size - 1]
+            rvec, rrad = self.vectors["r"][right_size - 1]
+            csls = 2.0 * (rvec[bs] @ lvec[a]) - lrad[a] - rrad[bs]
+            total += w["cosine"] * np.clip(csls / w["cosine_scale"], -w["cosine_clip"], w["cosine_clip"])
+        ll = self.lens["l"][left_size - 1][a]
+        rl = self.lens["r"][right_size - 1][bs]
         s = w["length_smoothing"]
-        d = math.log((rl + s) / (self.ratio * ll + s)) / w["length_sigma"]
+        d = np.log((rl + s) / (self.ratio * ll + s)) / w["length_sigma"]
         total -= w["length"] * 0.5 * d * d
-        if len(li) + len(ri) > 2:
+        if left_size + right_size > 2:
             total -= w["merge"]
+        left_anchor = self.la[a] if left_size == 1 else _merged(self.la[a], self.la[a + 1])
+        for k, b in enumerate(bs.tolist()):
+            key = (a, left_size, b, right_size)
+            value = self._anchor_cache.get(key)
+            if value is None:
+                right_anchor = self.ra[b] if right_size == 1 else _merged(self.ra[b], self.ra[b + 1])
+                value = self._anchor_cache[key] = _anchor_score(left_anchor, right_anchor, self.aw, w)
+            total[k] += value
         return total
+
+
+def _pair_sums(lengths: np.ndarray) -> np.ndarray:
+    return lengths[:-1] + lengths[1:] if len(lengths) > 1 else np.zeros(0)
+
+
+def _pair_vectors(v: np.ndarray, radii: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Vectors of consecutive segments merged (length-weighted, as the model averages tokens) and
+    their CSLS radii (the weighted mean of the parts')."""
+    if len(v) < 2:
+        return np.zeros((0, v.shape[1]), dtype=v.dtype), np.zeros(0)
+    wa, wb = (lengths[:-1] + 1.0)[:, None], (lengths[1:] + 1.0)[:, None]
+    merged = v[:-1] * wa + v[1:] * wb
+    norms = np.linalg.norm(merged, axis=1, keepdims=True)
+    merged = merged / np.where(norms > 0, norms, 1.0)
+    radii = (radii[:-1] * wa[:, 0] + radii[1:] * wb[:, 0]) / (wa[:, 0] + wb[:, 0])
+    return merged, radii
+
+
+def _radii(lv: np.ndarray, rv: np.ndarray, band: list[tuple[int, int]], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean similarity of each segment to its k nearest neighbours on the other side within the
+    band (CSLS), so that a generally 'central' segment does not pair with everything."""
+    n, m = len(lv), len(rv)
+    lrad = np.zeros(n)
+    top_right = np.full((m, k), np.nan)
+    for i in range(n):
+        lo, hi = band[i][0], min(m, band[i][1] + 1)
+        if lo >= hi:
+            continue
+        sims = rv[lo:hi] @ lv[i]
+        lrad[i] = np.sort(sims)[-k:].mean()
+        # Keep each right segment's k best: replace the smallest kept value where beaten.
+        block = top_right[lo:hi]
+        filled = np.where(np.isnan(block), -np.inf, block)
+        worst = filled.argmin(axis=1)
+        rows = np.arange(hi - lo)
+        better = sims > filled[rows, worst]
+        block[rows[better], worst[better]] = sims[better]
+    rrad = np.array([np.nanmean(r) if not np.all(np.isnan(r)) else 0.0 for r in top_right])
+    return lrad, rrad
 
 
 # ---------------------------------------------------------------- the path
@@ -293,6 +312,13 @@ def _band(n: int, m: int) -> list[tuple[int, int]]:
     return rows
 
 
+def _take(row: np.ndarray, lo: int, js: np.ndarray) -> np.ndarray:
+    """Values of a band row at right positions ``js``; -inf outside the band."""
+    idx = js - lo
+    valid = (idx >= 0) & (idx < len(row))
+    return np.where(valid, row[np.clip(idx, 0, max(0, len(row) - 1))], -np.inf)
+
+
 def align_with_confidence(
     left: Sequence[str], right: Sequence[str], *, left_vectors: np.ndarray | None = None,
     right_vectors: np.ndarray | None = None,
@@ -304,95 +330,82 @@ def align_with_confidence(
     band = _band(n, m)
     scorer = _Scorer(left, right, left_vectors, right_vectors, band)
     skip = -scorer.w["skip"]
-    neg = -math.inf
-    # best[i][j - lo_i]: best score of a path that consumed i left and j right segments.
+    # best[i][j - lo_i]: best score of a path that consumed i left and j right segments;
+    # back[i][...]: the index in _MOVES of its last move.
     best: list[np.ndarray] = []
     back: list[np.ndarray] = []
-    scores: dict[tuple[tuple[int, ...], tuple[int, ...]], float] = {}
-
-    def at(row: int, j: int) -> float:
-        if row < 0:
-            return neg
-        lo, hi = band[row]
-        return float(best[row][j - lo]) if lo <= j <= hi else neg
-
+    pair_rows: dict[int, tuple[int, np.ndarray]] = {}  # left a -> (first right b, 1-1 scores)
     for i in range(n + 1):
         lo, hi = band[i]
-        row = np.full(hi - lo + 1, neg)
-        ptr = np.full(hi - lo + 1, -1, dtype=np.int8)
-        for j in range(lo, hi + 1):
-            if i == 0 and j == 0:
-                row[0] = 0.0
-                continue
-            options = []
-            for move, (di, dj) in enumerate(_MOVES):
-                if i < di or j < dj or (di, dj) == (0, 1):
-                    continue
-                prev = at(i - di, j - dj)
-                if prev == neg:
-                    continue
-                if di and dj:
-                    key = (tuple(range(i - di, i)), tuple(range(j - dj, j)))
-                    gain = scorer.score(*key)
-                    scores[key] = gain
-                else:
-                    gain = skip
-                options.append((prev + gain, move))
-            # 0-1 moves within this row: from the cell to the left.
-            if j > lo and row[j - lo - 1] > neg:
-                options.append((row[j - lo - 1] + skip, 2))
-            if options:
-                value, move = max(options)
-                row[j - lo], ptr[j - lo] = value, move
+        js = np.arange(lo, hi + 1)
+        candidates = np.full((4, len(js)), -np.inf)
+        if i == 0:
+            candidates[0, js == 0] = 0.0  # the start
+        if i >= 1:
+            a = i - 1
+            ok = js >= 1
+            gains = scorer.scores(a, 1, js[ok] - 1, 1)
+            pair_rows[a] = (int(js[ok][0]) - 1 if ok.any() else 0, gains)
+            candidates[0, ok] = _take(best[a], band[a][0], js[ok] - 1) + gains
+            candidates[1] = _take(best[a], band[a][0], js) + skip
+            ok = js >= 2
+            candidates[3, ok] = _take(best[a], band[a][0], js[ok] - 2) + scorer.scores(a, 1, js[ok] - 2, 2)
+        if i >= 2:
+            a = i - 2
+            ok = js >= 1
+            candidates[2, ok] = _take(best[a], band[a][0], js[ok] - 1) + scorer.scores(a, 2, js[ok] - 1, 1)
+        move_of = np.array([0, 1, 3, 4], dtype=np.int8)  # rows of candidates -> _MOVES
+        choice = candidates.argmax(axis=0)
+        base = candidates[choice, np.arange(len(js))]
+        # 0-1 moves within the row: best[j] = max over k <= j of base[k] + (j - k) * skip.
+        t = base - np.arange(len(js)) * skip
+        running = np.maximum.accumulate(t)
+        k_best = np.maximum.accumulate(np.where(t >= running, np.arange(len(js)), 0))
+        row = base[k_best] + (np.arange(len(js)) - k_best) * skip
+        ptr = np.where(k_best == np.arange(len(js)), move_of[choice], 2).astype(np.int8)
         best.append(row)
         back.append(ptr)
 
-    if at(n, m) == neg:  # cannot happen with a band that contains both corners
+    if not np.isfinite(best[n][m - band[n][0]]):  # cannot happen: the band holds both corners
         raise RuntimeError("alignment band does not reach the end")
     groups: list[tuple[tuple[int, ...], tuple[int, ...]]] = []
     i, j = n, m
     while i or j:
-        move = int(back[i][j - band[i][0]])
-        di, dj = _MOVES[move]
+        di, dj = _MOVES[int(back[i][j - band[i][0]])]
         groups.append((tuple(range(i - di, i)), tuple(range(j - dj, j))))
         i, j = i - di, j - dj
     groups.reverse()
-    return [AlignedGroup(li, ri, _confidence(li, ri, scorer, scores, skip, band)) for li, ri in groups]
+    return [AlignedGroup(li, ri, _confidence(li, ri, scorer, pair_rows, skip)) for li, ri in groups]
 
 
-def _confidence(li, ri, scorer: _Scorer, scores: dict, skip: float, band) -> float:
+def _confidence(li: tuple[int, ...], ri: tuple[int, ...], scorer: _Scorer,
+                pair_rows: dict[int, tuple[int, np.ndarray]], skip: float) -> float:
     """Sigmoid of how much better the chosen group scores than the best alternative for its segments."""
-    def pair(a: int, b: int) -> float:
-        key = ((a,), (b,))
-        if key not in scores:
-            scores[key] = scorer.score(*key)
-        return scores[key]
+    def row_of(a: int) -> dict[int, float]:
+        first, gains = pair_rows[a]
+        return {first + k: float(g) for k, g in enumerate(gains)}
 
-    def candidates_left(a: int) -> range:
-        lo, hi = band[a]
-        return range(max(0, lo - 2), min(scorer.m, hi + 2))
-
-    def candidates_right(b: int) -> list[int]:
-        return [a for a in range(scorer.n) if band[a][0] - 2 <= b < band[a][1] + 2]
+    def column_of(b: int) -> dict[int, float]:
+        out = {}
+        for a, (first, gains) in pair_rows.items():
+            if first <= b < first + len(gains):
+                out[a] = float(gains[b - first])
+        return out
 
     if li and ri:
-        own = scores.get((li, ri)) if (li, ri) in scores else scorer.score(li, ri)
+        own = float(scorer.scores(li[0], len(li), np.array([ri[0]]), len(ri))[0])
         if len(li) == 1 and len(ri) == 1:
             a, b = li[0], ri[0]
-            rivals = [pair(a, c) for c in candidates_left(a) if c != b]
-            rivals += [pair(c, b) for c in candidates_right(b) if c != a]
+            rivals = [g for c, g in row_of(a).items() if c != b]
+            rivals += [g for c, g in column_of(b).items() if c != a]
             alternative = max([2 * skip, *rivals])
         else:
             # The alternative to a merge: one part paired, the other left alone.
-            alternative = max(pair(a, b) for a in li for b in ri) + skip
+            singles = [float(scorer.scores(a, 1, np.array([b]), 1)[0]) for a in li for b in ri]
+            alternative = max(singles) + skip
         return _sigmoid(own - alternative)
-    if li:
-        a = li[0]
-        rival = max((pair(a, c) for c in candidates_left(a)), default=2 * skip)
-    else:
-        b = ri[0]
-        rival = max((pair(c, b) for c in candidates_right(b)), default=2 * skip)
-    return _sigmoid(2 * skip - rival)
+    rivals = list(row_of(li[0]).values()) if li else list(column_of(ri[0]).values())
+    return _sigmoid(2 * skip - max(rivals, default=2 * skip - 10.0))
 
 
 def _sigmoid(x: float) -> float:
