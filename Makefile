@@ -9,7 +9,7 @@ export GRADIO_ANALYTICS_ENABLED ?= False
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test lint index eval fit bench clean browser-deps
+.PHONY: run test lint index eval fit bench clean browser-deps cluster cluster-deps bench-cluster
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -38,8 +38,21 @@ lint: $(VENV)/.installed-test
 browser-deps:
 	.ci/browser-deps
 
-test: $(VENV)/.installed-test lint browser-deps
+test: $(VENV)/.installed-test lint browser-deps cluster-deps
 	$(VENV)/bin/pytest -q
+
+# nginx, the proxy of `make cluster` (tests/test_cluster.py starts one); apt-get, sudo when not root.
+cluster-deps:
+	.ci/cluster-deps
+
+# The whole multi-replica arrangement on loopback: nginx on $(PORT) in front of 2 replicas sharing
+# RECORDQA_INDEX_DIR, and a Chroma server (deploy/cluster.py; README "Deployment"). Ctrl-C stops it.
+cluster: $(VENV)/.installed-app cluster-deps
+	$(PY) deploy/cluster.py --port $(PORT)
+
+# /api/ask with 50 concurrent clients for 60 s through the proxy, with 1 and then 2 replicas.
+bench-cluster: $(VENV)/.installed-app cluster-deps
+	$(PY) -m eval.bench_cluster
 
 eval: $(VENV)/.installed-app
 	$(VENV)/bin/recordqa eval --compare hybrid,lexical,dense,hybrid+rerank --out out/eval
