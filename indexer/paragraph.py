@@ -1,15 +1,31 @@
-"""The parsed shape of a record: its metadata and its numbered paragraphs."""
+"""The parsed shape of a record: its metadata and its paragraphs.
+
+A paragraph's ``number`` is its id as a string. Where the document numbers its paragraphs the id
+is the printed number ("12", "1.1", "1.a"); where it does not, RecordQA numbers the paragraphs
+itself in reading order with a ``p`` prefix ("p1", "p2", ...), so a citation ``[¶p12]`` is never
+taken for the document's own paragraph 12 (``Record.numbering`` says which).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
+OWN = "own"
+GENERATED = "generated"
+GENERATED_PREFIX = "p"
+
+
+def generated_id(position: int) -> str:
+    """The id RecordQA gives the ``position``-th (1-based) paragraph of an unnumbered record."""
+    return f"{GENERATED_PREFIX}{position}"
+
 
 @dataclass(frozen=True)
 class Paragraph:
     record: str
-    number: int
+    number: str
+    """The id as the document prints it ("12", "1.a"), or "p12" when RecordQA numbered it."""
     lang: str
     text: str
     chapter: str | None = None
@@ -22,9 +38,14 @@ class Paragraph:
     placeholder: bool = False
     """The paragraph holds XX placeholders for names or symbols not yet filled in."""
 
+    def __post_init__(self) -> None:
+        # Records parsed before ids became strings (records.json of an older build) hold ints.
+        if not isinstance(self.number, str):
+            object.__setattr__(self, "number", str(self.number))
+
     @property
     def id(self) -> str:
-        return str(self.number)
+        return self.number
 
     @property
     def key(self) -> str:
@@ -47,6 +68,10 @@ class RecordMeta:
     title: str | None = None
     note: str | None = None
     """Status line of the text, e.g. that it is an unofficial translation."""
+    symbol: str | None = None
+    """The document symbol (E/2023/74), from the masthead, the text naming the report, or record.toml."""
+    agenda: str | None = None
+    """The agenda item line of the masthead ("Agenda item 19 (f)")."""
 
 
 @dataclass(frozen=True)
@@ -60,9 +85,14 @@ class Record:
     source: Path | None = None
     sha256: str = ""
     warnings: tuple[str, ...] = field(default=())
+    numbering: str = OWN
+    """"own" when the ids are the document's numbers, "generated" when RecordQA gave them (p1, p2, ...)."""
+    notes: tuple[str, ...] = field(default=())
+    """Masthead lines, footnotes and stray symbols: kept with the record, never paragraphs."""
 
-    def paragraph(self, number: int) -> Paragraph | None:
+    def paragraph(self, number: str | int) -> Paragraph | None:
+        wanted = str(number)
         for para in self.paragraphs:
-            if para.number == number:
+            if para.number == wanted:
                 return para
         return None

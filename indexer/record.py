@@ -19,7 +19,11 @@ import hashlib
 import re
 from pathlib import Path
 
-from indexer.paragraph import Paragraph, Record, RecordMeta
+from indexer.dates import EN_DATE as _EN_DATE
+from indexer.dates import ZH_DATE as _ZH_DATE
+from indexer.dates import parse_dates as _parse_dates
+from indexer.paragraph import GENERATED, OWN, Paragraph, Record, RecordMeta, generated_id
+from indexer.unnumbered import load_layout, meta_from_masthead, segment_lines
 
 
 class RecordError(ValueError):
@@ -31,6 +35,7 @@ _ANNEX_MISSING = re.compile(r"(附件\s*\[\s*\])|(annex\s*\[\s*\])", re.IGNORECA
 _PLACEHOLDER = re.compile(r"(?<![A-Za-z])XX(?![A-Za-z])")
 
 _PARAGRAPH = re.compile(r"^(\d{1,4})\.\s*(.*)$")
+_SUB_PARAGRAPH = re.compile(r"^(\d{1,3})\.(\d{1,3}|[a-z])\s+(\S.*)$")
 _CHAPTER = re.compile(r"^(?:([一二三四五六七八九十]+)、|([IVXLC]+)\.\s)\s*(.+)$")
 _SECTION = re.compile(r"^([A-Z])\.\s+(.+)$")
 _LIST_ITEM = re.compile(r"^(\d{1,3}\.|\([a-z]{1,4}\)|[-•·–])\s*")
@@ -41,20 +46,6 @@ _SENTENCE_END = tuple("。！？；：.!?;:")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _HEADING_MAX_CHARS = 160
 
-_ZH_DATE = re.compile(
-    r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日(?:\s*至\s*(?:(\d{1,2})\s*月\s*)?(\d{1,2})\s*日)?"
-)
-_MONTHS = {
-    m: i
-    for i, m in enumerate(
-        "january february march april may june july august september october november december".split(), 1
-    )
-}
-_EN_DATE = re.compile(
-    r"(\d{1,2})(?:\s*[-–]\s*(\d{1,2}))?\s+(" + "|".join(_MONTHS) + r")(?:\s*[-–]\s*(\d{1,2})\s+("
-    + "|".join(_MONTHS) + r"))?\s+(\d{4})",
-    re.IGNORECASE,
-)
 _SESSION = re.compile(r"^(第.{1,6}届(?:特别)?会议|(?:\w+[- ])?\w+ (?:special )?session)$", re.IGNORECASE)
 _NOTE = re.compile(r"translation|译文|unofficial|非正式", re.IGNORECASE)
 
@@ -71,34 +62,102 @@ def is_cjk(char: str) -> bool:
 
 
 def parse_record(text: str, *, record_id: str, lang: str | None = None, source: Path | None = None) -> Record:
-    """Parse the text of one language version of a record. Pure: no file access."""
+    """Parse the text of one language version of a record. Pure: no file access.
+
+    A record that numbers its paragraphs (``1.`` lines, or ``1.`` + ``1.1``/``1.a`` targets) keeps its
+    numbers as ids; one that does not (a converter lost them; one segment per line) gets ids ``p1``,
+    ``p2``, ... in reading order, with mastheads, footnotes and stray symbols kept as notes."""
     name = str(source) if source else record_id
     text = text.replace("\ufeff", "").replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
     text = text.replace("**", "")
     if not text.strip():
         raise RecordError(f"{name}: the file is empty")
     lang = lang or detect_language(text)
+    lines = text.split("\n")
+    sha = hashlib.sha256(text.encode()).hexdigest()
 
+    header, paragraphs, warnings = _numbered_paragraphs(lines, name, hierarchical=_is_hierarchical(lines))
+    if paragraphs and _numbering_covers(lines, len(paragraphs)):
+        return Record(
+            id=record_id, lang=lang, meta=parse_header(header), paragraphs=_built(paragraphs, record_id, lang),
+            source=source, sha256=sha, warnings=tuple(warnings), numbering=OWN,
+        )
+    layout = load_layout(lang)
+    segmented = segment_lines([line.strip() for line in lines if line.strip()], layout)
+    if not segmented.paragraphs:
+        raise RecordError(f"{name}: no paragraphs found (neither numbered lines like '1. ...' "
+                          f"nor lines of text ending a sentence)")
+    numbered = [{**p, "number": generated_id(i)} for i, p in enumerate(segmented.paragraphs, 1)]
+    meta = meta_from_masthead(segmented.header, layout, lines=[line.strip() for line in lines])
+    return Record(
+        id=record_id, lang=lang, meta=meta, paragraphs=_built(numbered, record_id, lang), source=source,
+        sha256=sha, warnings=tuple(warnings), numbering=GENERATED, notes=tuple(segmented.notes),
+    )
+
+
+def _built(paragraphs: list[dict], record_id: str, lang: str) -> tuple[Paragraph, ...]:
+    return tuple(
+        Paragraph(
+            record=record_id,
+            lang=lang,
+            pending=any(marker in p["text"] for marker in PENDING_MARKERS),
+            missing_annex=bool(_ANNEX_MISSING.search(p["text"])),
+            placeholder=bool(_PLACEHOLDER.search(p["text"])),
+            **p,
+        )
+        for p in paragraphs
+    )
+
+
+def _is_hierarchical(lines: list[str]) -> bool:
+    """Targets numbered under their goal (``1.1``, ``1.a`` after ``1.``), not a flat 1..N."""
+    subs = sum(1 for line in lines if _SUB_PARAGRAPH.match(line.strip()))
+    return subs >= 2
+
+
+def _numbering_covers(lines: list[str], count: int) -> bool:
+    """The numbered paragraphs are the text's paragraphs, not a few numbers kept by chance in a text
+    whose numbering was lost (one segment per line after three numbered ones)."""
+    body = [line for line in lines if line.strip()]
+    first = next((i for i, line in enumerate(body) if _PARAGRAPH.match(line.strip())), 0)
+    return count * 4 >= len(body) - first
+
+
+def _numbered_paragraphs(lines: list[str], name: str, *, hierarchical: bool
+                         ) -> tuple[list[str], list[dict], list[str]]:
+    """(header lines, paragraphs, warnings) by the record's own numbers."""
     header: list[str] = []
     paragraphs: list[dict] = []
     warnings: list[str] = []
     chapter = section = None
     chapter_item = section_item = None
     chapters_seen, section_letter = 0, ""
+    top, goal = 0, None  # top-level paragraphs so far; the last one's line (heading of its targets)
+    seen: set[str] = set()
     gap = False  # a blank line since the last content line
 
-    for lineno, raw in enumerate(text.split("\n"), 1):
+    for lineno, raw in enumerate(lines, 1):
         line = raw.strip()
         if not line:
             gap = True
             continue
-        expected = len(paragraphs) + 1
+        expected = top + 1
         numbered = _PARAGRAPH.match(line)
-        if (numbered and int(numbered.group(1)) == expected and numbered.group(2)
+        sub = _SUB_PARAGRAPH.match(line) if hierarchical else None
+        item = section_item or (chapter_item if chapter_item and _is_single(chapter_item) else None)
+        if sub and int(sub.group(1)) == top and f"{sub.group(1)}.{sub.group(2)}" not in seen:
+            number = f"{sub.group(1)}.{sub.group(2)}"
+            seen.add(number)
+            paragraphs.append({"number": number, "text": sub.group(3).strip(), "chapter": goal or chapter,
+                               "section": section, "agenda_item": item})
+        elif (numbered and not sub and int(numbered.group(1)) == expected and numbered.group(2)
                 and not (not gap and paragraphs and _continues_list(paragraphs[-1]["text"], expected))):
-            item = section_item or (chapter_item if chapter_item and _is_single(chapter_item) else None)
+            top, number = expected, str(expected)
+            seen.add(number)
+            if hierarchical:
+                goal = line
             paragraphs.append(
-                {"number": expected, "text": numbered.group(2).strip(), "chapter": chapter,
+                {"number": number, "text": numbered.group(2).strip(), "chapter": chapter,
                  "section": section, "agenda_item": item}
             )
         elif (kind := _heading_kind(line, chapters_seen, section_letter, gap or not paragraphs)) == "chapter":
@@ -114,33 +173,11 @@ def parse_record(text: str, *, record_id: str, lang: str | None = None, source: 
             if numbered and int(numbered.group(1)) > expected and not _in_list(paragraphs[-1]["text"]):
                 warnings.append(
                     f"{name}:{lineno}: number {numbered.group(1)} where paragraph {expected} was expected; "
-                    f"kept inside paragraph {expected - 1}"
+                    f"kept inside paragraph {paragraphs[-1]['number']}"
                 )
             paragraphs[-1]["text"] = _join(paragraphs[-1]["text"], line, gap)
         gap = False
-
-    if not paragraphs:
-        raise RecordError(f"{name}: no numbered paragraphs found (expected lines like '1. ...')")
-    built = tuple(
-        Paragraph(
-            record=record_id,
-            lang=lang,
-            pending=any(marker in p["text"] for marker in PENDING_MARKERS),
-            missing_annex=bool(_ANNEX_MISSING.search(p["text"])),
-            placeholder=bool(_PLACEHOLDER.search(p["text"])),
-            **p,
-        )
-        for p in paragraphs
-    )
-    return Record(
-        id=record_id,
-        lang=lang,
-        meta=parse_header(header),
-        paragraphs=built,
-        source=source,
-        sha256=hashlib.sha256(text.encode()).hexdigest(),
-        warnings=tuple(warnings),
-    )
+    return header, paragraphs, warnings
 
 
 def read_record(path: Path, *, record_id: str | None = None, lang: str | None = None) -> Record:
@@ -189,26 +226,6 @@ def parse_header(lines: list[str]) -> RecordMeta:
     if notes:
         fields["note"] = " ".join(notes)
     return RecordMeta(**fields)
-
-
-def _parse_dates(line: str) -> tuple[str, str] | None:
-    m = _ZH_DATE.search(line)
-    if m:
-        year, month, day, end_month, end_day = m.groups()
-        start = f"{year}-{int(month):02d}-{int(day):02d}"
-        end = f"{year}-{int(end_month or month):02d}-{int(end_day or day):02d}"
-        return start, end
-    m = _EN_DATE.search(line)
-    if m:
-        day, end_day, month, end_day2, end_month, year = m.groups()
-        start_month = _MONTHS[month.lower()]
-        start = f"{year}-{start_month:02d}-{int(day):02d}"
-        if end_day2:
-            end = f"{year}-{_MONTHS[end_month.lower()]:02d}-{int(end_day2):02d}"
-        else:
-            end = f"{year}-{start_month:02d}-{int(end_day or day):02d}"
-        return start, end
-    return None
 
 
 def _heading_kind(line: str, chapters_seen: int, section_letter: str, after_gap: bool) -> str | None:

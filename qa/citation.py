@@ -1,6 +1,7 @@
 """Citation markers in answer text: parsing, rendering and validation. Pure.
 
-The marker is ``[¶45]``. With several records in one index a marker may name its record:
+The marker is ``[¶45]`` (``[¶1.a]`` for a target numbered under its goal, ``[¶p12]`` for the twelfth
+paragraph of a record that does not number its own). With several records in one index a marker may name its record:
 ``[¶HSP-HA-1:45]``; bare numbers are resolved against the paragraphs retrieved for the question.
 """
 
@@ -9,11 +10,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MARKER = re.compile(r"\[\s*¶\s*(?:([A-Za-z0-9_.-]+):)?(\d+)\s*\]")
+# A paragraph id as the document prints it ("12", "1.1", "1.a"), or as RecordQA numbers an
+# unnumbered record's paragraphs ("p12").
+PARAGRAPH_ID = r"(?:\d+(?:\.(?:\d+|[a-z]))*|p\d+)"
+MARKER = re.compile(r"\[\s*¶\s*(?:([A-Za-z0-9_.-]+):)?(" + PARAGRAPH_ID + r")\s*\]")
 # Models write lists of paragraphs in several ways; all are normalised to single markers.
 # Anything a reader would take for a marker, valid or not ('[¶-1]', '[¶ 3a]', '[¶]').
 _ANY_MARKER = re.compile(r"\[\s*¶[^\[\]\n]{0,60}\]")
-_GROUP = re.compile(r"\[\s*¶\s*((?:[A-Za-z0-9_.-]+:)?\d+(?:\s*[,，、;]\s*¶?\s*(?:[A-Za-z0-9_.-]+:)?\d+)+)\s*\]")
+_REF = r"(?:[A-Za-z0-9_.-]+:)?" + PARAGRAPH_ID
+_GROUP = re.compile(r"\[\s*¶\s*(" + _REF + r"(?:\s*[,，、;]\s*¶?\s*" + _REF + r")+)\s*\]")
 
 
 def marker(key: str, *, single_record: bool = True) -> str:

@@ -204,10 +204,9 @@ class ExtractiveAnswerer:
         """A paragraph with its heading in every language, and the paragraphs of its section just
         before it (where a speaker is named)."""
         corpus = self.index.corpus
-        record, _, number = key.rpartition(":")
         texts, first = [], None
-        for offset in range(SPEECH_LOOKBACK + 1):
-            other = f"{record}:{int(number) - offset}" if number.isdigit() else key
+        # The paragraph, then those just before it in reading order (ids need not be consecutive numbers).
+        for other in [key, *corpus.preceding(key, SPEECH_LOOKBACK)]:
             versions = [p for p in (corpus.get(other, lang) for lang in corpus.languages) if p is not None]
             if not versions:
                 break
@@ -216,8 +215,6 @@ class ExtractiveAnswerer:
             elif (versions[0].section, versions[0].chapter) != (first.section, first.chapter):
                 break
             texts.extend(f"{p.heading}\n{p.text}" for p in versions)
-            if not number.isdigit():
-                break
         return "\n".join(texts)
 
     def _choose(self, scored: Scored, fit: Fit, terms: frozenset[str]) -> list[Candidate]:

@@ -21,7 +21,7 @@ ZH_NUMERALS = {c: i for i, c in enumerate("一二三四五六七八九", 1)}
 ROMAN = {"I": 1, "V": 5, "X": 10, "L": 50, "C": 100}
 
 # Documented conversions of amounts: paragraph -> English digit runs allowed without a Chinese counterpart.
-CONVERTED = {53: {"100"}}  # 1 亿美元 = $100 million
+CONVERTED = {"53": {"100"}}  # 1 亿美元 = $100 million
 
 # Latin-script names and document symbols: 'Martha Delgado Peralta', 'HSP/HA/1/INF/3', 'A/73/83-E/2018/62'.
 LATIN = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[/-][A-Za-z0-9]+)*(?: [A-Z][A-Za-z]*)*")
@@ -77,7 +77,7 @@ def test_helpers():
 
 def test_same_paragraph_numbers(versions):
     zh_numbers = [p.number for p in versions["zh"].paragraphs]
-    assert zh_numbers == list(range(1, 70))
+    assert zh_numbers == [str(n) for n in range(1, 70)]
     assert [p.number for p in versions["en"].paragraphs] == zh_numbers
 
 
