@@ -163,18 +163,19 @@ def _anchor_weights(left: list[_Anchors], right: list[_Anchors]) -> dict[str, fl
     return {k: 1.0 / math.sqrt(max(1.0, (df_left[k] + df_right[k]) / 2)) for k in keys}
 
 
-def _anchor_score(a: _Anchors, b: _Anchors, weights: dict[str, float], w: dict[str, float]) -> float:
-    if not a.strong and not b.strong:
-        return 0.0
-    hits = (a.strong & b.confirm) | (b.strong & a.confirm)
-    misses = (a.strong - b.confirm) | (b.strong - a.confirm)
-    hit = sum(weights.get(k, 1.0) for k in hits)
-    miss = min(w["anchor_miss_cap"], sum(weights.get(k, 1.0) for k in misses))
-    return w["anchor_hit"] * hit - w["anchor_miss"] * miss
+def _anchor_matrices(anchors: list[_Anchors], keys: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Indicator matrices (segments x anchor keys) of what each segment asserts and confirms."""
+    strong = np.zeros((len(anchors), len(keys)), dtype=np.float32)
+    confirm = np.zeros((len(anchors), len(keys)), dtype=np.float32)
+    for row, a in enumerate(anchors):
+        strong[row, [keys[k] for k in a.strong]] = 1.0
+        confirm[row, [keys[k] for k in a.confirm if k in keys]] = 1.0
+    return strong, confirm
 
 
-def _merged(x: _Anchors, y: _Anchors) -> _Anchors:
-    return _Anchors(x.strong | y.strong, x.confirm | y.confirm)
+def _merged_rows(matrix: np.ndarray) -> np.ndarray:
+    """Rows of consecutive segments merged (the union of their anchors)."""
+    return np.maximum(matrix[:-1], matrix[1:]) if len(matrix) > 1 else matrix[:0]
 
 
 # ---------------------------------------------------------------- lengths and vectors
@@ -209,9 +210,15 @@ class _Scorer:
         rv = _prepared(right_vectors, right, "right")
         if lv is None or rv is None:
             lv = rv = None  # one side alone says nothing about pairs
-        self.la = [_anchors(t) for t in left]
-        self.ra = [_anchors(t) for t in right]
-        self.aw = _anchor_weights(self.la, self.ra)
+        la, ra = [_anchors(t) for t in left], [_anchors(t) for t in right]
+        weights = _anchor_weights(la, ra)
+        keys = {k: n for n, k in enumerate(sorted(weights))}
+        self.anchor_weight = np.array([weights[k] for k in sorted(weights)], dtype=np.float32)
+        ls, lc = _anchor_matrices(la, keys)
+        rs, rc = _anchor_matrices(ra, keys)
+        # Per side, singles (index 0) and consecutive pairs merged (index 1): (strong, confirm).
+        self.anchor = {"l": ((ls, lc), (_merged_rows(ls), _merged_rows(lc))),
+                       "r": ((rs, rc), (_merged_rows(rs), _merged_rows(rc)))}
         self.llen = np.array([_length(t) for t in left], dtype=np.float64)
         self.rlen = np.array([_length(t) for t in right], dtype=np.float64)
         total_l, total_r = self.llen.sum(), self.rlen.sum()
@@ -226,7 +233,6 @@ class _Scorer:
                 "l": ((lv, lrad), _pair_vectors(lv, lrad, self.llen)),
                 "r": ((rv, rrad), _pair_vectors(rv, rrad, self.rlen)),
             }
-        self._anchor_cache: dict[tuple[int, int, int, int], float] = {}
 
     def scores(self, a: int, left_size: int, bs: np.ndarray, right_size: int) -> np.ndarray:
         """Scores of grouping left segments a..a+left_size-1 with right segments b..b+right_size-1,
@@ -247,15 +253,28 @@ class _Scorer:
         total -= w["length"] * 0.5 * d * d
         if left_size + right_size > 2:
             total -= w["merge"]
-        left_anchor = self.la[a] if left_size == 1 else _merged(self.la[a], self.la[a + 1])
-        for k, b in enumerate(bs.tolist()):
-            key = (a, left_size, b, right_size)
-            value = self._anchor_cache.get(key)
-            if value is None:
-                right_anchor = self.ra[b] if right_size == 1 else _merged(self.ra[b], self.ra[b + 1])
-                value = self._anchor_cache[key] = _anchor_score(left_anchor, right_anchor, self.aw, w)
-            total[k] += value
+        total += self._anchor_scores(a, left_size, bs, right_size)
         return total
+
+
+    def _anchor_scores(self, a: int, left_size: int, bs: np.ndarray, right_size: int) -> np.ndarray:
+        """Shared anchors minus anchors one side asserts and the other cannot confirm, weighted by
+        rarity. For sets with strong within confirm: hits = As.Bc + Bs.Ac - As.Bs and misses =
+        |As| - As.Bc + |Bs| - Bs.Ac, as weighted indicator products."""
+        w = self.w
+        if not len(self.anchor_weight):
+            return np.zeros(len(bs))
+        ls, lc = self.anchor["l"][left_size - 1]
+        rs, rc = self.anchor["r"][right_size - 1]
+        a_strong = ls[a] * self.anchor_weight
+        a_confirm = lc[a] * self.anchor_weight
+        b_strong, b_confirm = rs[bs], rc[bs]
+        as_bc = b_confirm @ a_strong
+        bs_ac = b_strong @ a_confirm
+        as_bs = b_strong @ a_strong
+        hits = as_bc + bs_ac - as_bs
+        misses = a_strong.sum() - as_bc + b_strong @ self.anchor_weight - bs_ac
+        return w["anchor_hit"] * hits - w["anchor_miss"] * np.minimum(misses, w["anchor_miss_cap"])
 
 
 def _pair_sums(lengths: np.ndarray) -> np.ndarray:
@@ -375,22 +394,25 @@ def align_with_confidence(
         groups.append((tuple(range(i - di, i)), tuple(range(j - dj, j))))
         i, j = i - di, j - dj
     groups.reverse()
-    return [AlignedGroup(li, ri, _confidence(li, ri, scorer, pair_rows, skip)) for li, ri in groups]
+    firsts = np.array([pair_rows[a][0] for a in range(n)])
+    ends = firsts + np.array([len(pair_rows[a][1]) for a in range(n)])
+    return [AlignedGroup(li, ri, _confidence(li, ri, scorer, pair_rows, (firsts, ends), skip))
+            for li, ri in groups]
 
 
 def _confidence(li: tuple[int, ...], ri: tuple[int, ...], scorer: _Scorer,
-                pair_rows: dict[int, tuple[int, np.ndarray]], skip: float) -> float:
+                pair_rows: dict[int, tuple[int, np.ndarray]], spans: tuple[np.ndarray, np.ndarray],
+                skip: float) -> float:
     """Sigmoid of how much better the chosen group scores than the best alternative for its segments."""
     def row_of(a: int) -> dict[int, float]:
         first, gains = pair_rows[a]
         return {first + k: float(g) for k, g in enumerate(gains)}
 
+    firsts, ends = spans
+
     def column_of(b: int) -> dict[int, float]:
-        out = {}
-        for a, (first, gains) in pair_rows.items():
-            if first <= b < first + len(gains):
-                out[a] = float(gains[b - first])
-        return out
+        rows = np.nonzero((firsts <= b) & (b < ends))[0]
+        return {int(a): float(pair_rows[a][1][b - firsts[a]]) for a in rows}
 
     if li and ri:
         own = float(scorer.scores(li[0], len(li), np.array([ri[0]]), len(ri))[0])
