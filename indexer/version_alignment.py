@@ -250,7 +250,7 @@ class _Scorer:
         rl = self.lens["r"][right_size - 1][bs]
         s = w["length_smoothing"]
         d = np.log((rl + s) / (self.ratio * ll + s)) / w["length_sigma"]
-        total -= w["length"] * 0.5 * d * d
+        total -= np.minimum(w["length"] * 0.5 * d * d, w["length_cap"])
         if left_size + right_size > 2:
             total -= w["merge"]
         total += self._anchor_scores(a, left_size, bs, right_size)
