@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from indexer.build import current_build
+from indexer.catalogue import choose_records
 from indexer.corpus import Corpus
 from indexer.live import IndexMissing
 from indexer.manifest import Manifest, corpus_from_json
@@ -25,6 +26,10 @@ class IndexedRecords:
     def dense_on(self) -> bool:
         """What the build was made with; the vector store itself is not opened here."""
         return bool(self.manifest.dense.get("model"))
+
+    def check(self, chosen) -> tuple[str, ...]:
+        """The chosen record ids, checked (``catalogue.choose_records``: UnknownRecord lists the loaded ids)."""
+        return choose_records(chosen, self.corpus.record_ids)
 
 
 def open_indexed_records(index_dir: Path) -> IndexedRecords:

@@ -39,14 +39,22 @@ class LexicalIndex:
         bm25 = bm25s.BM25.load(str(folder / "bm25"), show_progress=False)
         return cls(payload["lang"], payload["keys"], payload["doc_tokens"], bm25)
 
-    def search(self, query_tokens: list[str], k: int) -> list[tuple[str, float]]:
-        """Top-k (key, BM25 score) with a positive score."""
+    def search(self, query_tokens: list[str], k: int, allowed: np.ndarray | None = None) -> list[tuple[str, float]]:
+        """Top-k (key, BM25 score) with a positive score; with ``allowed`` (one bool per key, see
+        ``record_mask``) only among those keys, so a question asked of some records finds its k there."""
         known = [t for t in query_tokens if t in self.bm25.vocab_dict]
         if not known:
             return []
         scores = np.asarray(self.bm25.get_scores(known))
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
         order = np.argsort(-scores, kind="stable")[:k]
         return [(self.keys[i], float(scores[i])) for i in order if scores[i] > 0]
+
+    def record_mask(self, records: tuple[str, ...]) -> np.ndarray:
+        """One bool per key: whether its record (the key's part before ':') is among ``records``."""
+        wanted = set(records)
+        return np.fromiter((key.partition(":")[0] in wanted for key in self.keys), dtype=bool, count=len(self.keys))
 
     @property
     def idf(self) -> dict[str, float]:

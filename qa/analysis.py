@@ -83,6 +83,9 @@ class QuestionAnalysis:
     """Own-language terms other than what the question names and the words asking for the kind."""
     vector: np.ndarray | None = field(default=None, compare=False, repr=False)
     """The question's embedding (with its context), or None without a dense model."""
+    records: tuple[str, ...] = ()
+    """The records the question is asked of (ids, already checked against the index); () for all.
+    Retrieval searches only these, so every citation comes from them."""
 
     def explain(self) -> dict:
         """The analysis as plain JSON, for `ask --explain` and the API."""
@@ -95,6 +98,7 @@ class QuestionAnalysis:
             "focus_unseen": self.focus_unseen, "agenda_item": self.agenda_item,
             "agenda_asks_what": self.agenda_asks_what, "about_agenda": self.about_agenda,
             "premises": list(self.premises), "embedded": self.vector is not None,
+            "records": list(self.records),
         }
 
 
@@ -117,7 +121,8 @@ class QuestionAnalyser:
         """(text, source, target) -> target-language strings with weights (glossary, dictionary)."""
         self.embedder = embedder
 
-    def analyse(self, question: str, lang: str | None = None, *, context: str = "") -> QuestionAnalysis:
+    def analyse(self, question: str, lang: str | None = None, *, context: str = "",
+                records: tuple[str, ...] = ()) -> QuestionAnalysis:
         asked_in = question_language(question)
         answer_lang = question_language(question, lang)
         pack = self.packs[asked_in]
@@ -167,7 +172,7 @@ class QuestionAnalyser:
             text=question, lang=asked_in, answer_lang=answer_lang, context=context, terms=terms, named=named,
             anchors=anchors_strict, absent=absent, kind=kind, kind_cue=cue, focus=focus, focus_unseen=focus_unseen,
             agenda_item=agenda_item, agenda_asks_what=asks_what, about_agenda=about_agenda,
-            premises=tuple(premises), decision_terms=decision, topic=topic, vector=vector,
+            premises=tuple(premises), decision_terms=decision, topic=topic, vector=vector, records=tuple(records),
         )
 
     def _country_names(self, anchor: Anchor) -> tuple[str, ...]:

@@ -9,6 +9,10 @@ class Citation(BaseModel):
     paragraph: str = Field(description="Paragraph number as printed in the record, e.g. '45'.")
     record: str = Field(description="Record id the paragraph belongs to.")
     quote: str = Field(description="The sentence of the paragraph the answer relies on.")
+    symbol: str | None = Field(None, description="The record's document symbol, when it has one.")
+    record_title: str | None = Field(None, description="The record's title, when known.")
+    label: str = Field("", description="How the citation is shown: '¶45' with one record loaded, "
+                       "'E/ICEF/2023/14 ¶12' (symbol, else record id) with several.")
 
 
 class Answer(BaseModel):
@@ -38,3 +42,11 @@ class Answer(BaseModel):
 
 class QuestionError(ValueError):
     """A question that cannot be asked (empty, too long); the message is for the user."""
+
+    code = "invalid_question"
+
+
+class UnknownRecordError(QuestionError):
+    """A question asked of a record the index does not hold; the message lists the loaded ids."""
+
+    code = "unknown_record"

@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from indexer.catalogue import RecordInfo, UnknownRecord, catalogue, choose_records, citation_label
 from indexer.live import LiveIndex
 from qa.alignment import in_language
 from qa.analysis import QuestionAnalyser
-from qa.answer import Answer, Citation, QuestionError
+from qa.answer import Answer, Citation, QuestionError, UnknownRecordError
 from qa.extractive import Draft, ExtractiveAnswerer
 from qa.followup import condense, heuristic_context
 from qa.language import question_language
@@ -79,15 +80,32 @@ class Answerer:
     answers with one JSON call and streams nothing until it is checked."""
     notices: list[str] = field(default_factory=list)
     """Standing notices shown with every answer (dense retrieval off, stale index)."""
+    _records: dict[str, RecordInfo] | None = field(default=None, init=False, repr=False)
+
+    @property
+    def records(self) -> dict[str, RecordInfo]:
+        """The loaded records by id (symbol, title, languages, paragraphs), read once from the index."""
+        if self._records is None:
+            self._records = {info.id: info for info in catalogue(self.index.corpus)}
+        return self._records
+
+    def choose_records(self, chosen: str | list[str] | tuple[str, ...] | None) -> tuple[str, ...]:
+        """The record ids a question may be restricted to (None or [] for all), checked against the
+        index: an unknown id raises UnknownRecordError (a QuestionError) listing the loaded ids."""
+        try:
+            return choose_records(chosen, list(self.records))
+        except UnknownRecord as exc:
+            raise UnknownRecordError(str(exc)) from None
 
     @property
     def mode(self) -> str:
         return f"llm:{self.llm_name}" if self.llm is not None else "extractive"
 
     def ask(self, question: str, history: list[dict] | None = None, lang: str | None = None, *,
-            explain: bool = False, usage: TokenUsage | None = None) -> Answer:
-        """The cited answer. ``usage`` (optional) is filled with the LLM's reported token counts."""
-        asked = self._begin(question, history, lang, usage)
+            explain: bool = False, usage: TokenUsage | None = None, records=None) -> Answer:
+        """The cited answer. ``usage`` (optional) is filled with the LLM's reported token counts;
+        ``records`` (ids; None for all) restricts the search, and so every citation, to those records."""
+        asked = self._begin(question, history, lang, usage, records)
         t = time.perf_counter()
         mode, draft = "extractive", None
         if self._llm_answers(asked):
@@ -104,11 +122,11 @@ class Answerer:
         return self._finish(asked, draft, mode, explain)
 
     def ask_stream(self, question: str, history: list[dict] | None = None, lang: str | None = None, *,
-                   usage: TokenUsage | None = None) -> Iterator[str | Answer]:
+                   usage: TokenUsage | None = None, records=None) -> Iterator[str | Answer]:
         """Like ask, as it is written: text deltas while the LLM streams its answer, then the
         Answer, which is final (checked citations, plain text) and replaces what was streamed when
         they differ. Extractive answers come whole: only the Answer is yielded."""
-        asked = self._begin(question, history, lang, usage)
+        asked = self._begin(question, history, lang, usage, records)
         t = time.perf_counter()
         mode, draft = "extractive", None
         if self._llm_answers(asked):
@@ -137,9 +155,10 @@ class Answerer:
         yield self._finish(asked, draft, mode, explain=False)
 
     def _begin(self, question: str, history: list[dict] | None, lang: str | None,
-               usage: TokenUsage | None) -> _Asked:
+               usage: TokenUsage | None, records=None) -> _Asked:
         started = time.perf_counter()
         question = clean_question(question, self.options.max_question_chars)
+        chosen = self.choose_records(records)
         # The record is searched and weighed in the language the question is written in; an
         # explicit answer language only changes which version is quoted.
         asked_in = question_language(question)
@@ -147,7 +166,7 @@ class Answerer:
         notices = list(self.notices)
         timings: dict[str, float] = {}
         analysis, retrieved, standalone = self.prepare(question, history or [], lang, notices=notices,
-                                                       timings=timings, usage=usage)
+                                                       timings=timings, usage=usage, records=chosen)
         return _Asked(question, asked_in, lang, analysis, retrieved, standalone, notices, timings, started)
 
     def _llm_answers(self, asked: _Asked) -> bool:
@@ -163,23 +182,31 @@ class Answerer:
 
     def _finish(self, asked: _Asked, draft: Draft, mode: str, explain: bool) -> Answer:
         asked.timings["total"] = elapsed_ms(asked.started)
-        citations = [
-            Citation(paragraph=key.rpartition(":")[2], record=key.rpartition(":")[0], quote=quote)
-            for key, quote in draft.quotes.items()
-        ]
+        records = self.records
+        names = {rid: info.name for rid, info in records.items()}
+        citations = []
+        for key, quote in draft.quotes.items():
+            record, _, paragraph = key.rpartition(":")
+            info = records.get(record)
+            citations.append(Citation(paragraph=paragraph, record=record, quote=quote,
+                                      symbol=info.symbol if info else None, record_title=info.title if info else None,
+                                      label=citation_label(record, paragraph, names)))
+        # With several records a bare number is ambiguous: the retrieved list names each paragraph's record.
+        retrieved = [k if len(records) > 1 else k.rpartition(":")[2] for k in asked.retrieved.keys]
         details = None
         if explain:
             details = {"analysis": asked.analysis.explain(), "decision": draft.explain}
         return Answer(
             question=asked.question, answer=draft.text, abstained=draft.abstained, reason=draft.reason,
             outcome=draft.outcome, confidence=draft.confidence, citations=citations,
-            retrieved=[k.rpartition(":")[2] for k in asked.retrieved.keys], mode=mode, lang=asked.lang,
+            retrieved=retrieved, mode=mode, lang=asked.lang,
             standalone_question=asked.standalone, notices=asked.notices, timings_ms=asked.timings,
             settings_hash=self.options.settings_hash, explain=details,
         )
 
     def prepare(self, question: str, history: list[dict], lang: str, *, notices: list[str] | None = None,
-                timings: dict[str, float] | None = None, usage: TokenUsage | None = None):
+                timings: dict[str, float] | None = None, usage: TokenUsage | None = None,
+                records: tuple[str, ...] = ()):
         """(analysis, retrieved, the question as searched): the question made standalone, analysed
         once, and retrieved for. ``question`` is already clean; ``lang`` is the answer language."""
         notices = notices if notices is not None else []
@@ -194,7 +221,7 @@ class Answerer:
                 notices.append(notice)
         # The one analysis of the question: retrieval and both answerers read it, nothing re-parses.
         t = time.perf_counter()
-        analysis = self.analyser.analyse(text, lang, context=context)
+        analysis = self.analyser.analyse(text, lang, context=context, records=records)
         timings["analysis"] = elapsed_ms(t)
         t = time.perf_counter()
         retrieved = self.retriever.retrieve(analysis)

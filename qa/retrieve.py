@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from indexer.lexical import unseen_idf
 from indexer.live import LiveIndex
+from indexer.store import where_all
 from qa.analysis import QuestionAnalysis
 from qa.evidence import coverage, term_idf
 from qa.fusion import reciprocal_rank_fusion
@@ -63,6 +64,7 @@ class Retriever:
         self.rerank_top_n = rerank_top_n
         self._idf = {lang: lex.idf for lang, lex in index.lexical.items()}
         self._tokens = {lang: dict(zip(lex.keys, lex.doc_tokens, strict=True)) for lang, lex in index.lexical.items()}
+        self._masks: dict[tuple[str, tuple[str, ...]], object] = {}
 
     def retrieve(self, question: QuestionAnalysis) -> Retrieved:
         timings: dict[str, float] = {}
@@ -73,7 +75,8 @@ class Retriever:
         if self.mode in ("lexical", "hybrid"):
             for lang, lexical in self.index.lexical.items():
                 expanded = [t for t, w in terms[lang].items() for _ in range(2 if w >= 1 else 1)]
-                runs[f"bm25:{lang}"] = [key for key, _ in lexical.search(expanded, self.candidates)]
+                runs[f"bm25:{lang}"] = [key for key, _ in lexical.search(expanded, self.candidates,
+                                                                         self._allowed(lang, question.records))]
                 weights[f"bm25:{lang}"] = 1.0 if lang == question.lang or question.lang not in self.index.lexical \
                     else CROSS_LINGUAL_WEIGHT
             if question.lang in terms:
@@ -85,7 +88,7 @@ class Retriever:
         similarity: dict[str, float] = {}
         if self.dense and question.vector is not None:
             start = time.perf_counter()
-            hits = self.index.store.query(question.vector, self.candidates * 3)
+            hits = self.index.store.query(question.vector, self.candidates * 3, where=record_filter(question.records))
             for hit in hits:
                 key = hit.metadata["key"]
                 similarity[key] = max(similarity.get(key, -1.0), 1.0 - hit.distance)
@@ -113,20 +116,30 @@ class Retriever:
                 evidence[key] = 1.0
         return Retrieved(keys, dict(fused[: self.top_k]), runs, terms, evidence, similarity, self._idf, timings)
 
+    def _allowed(self, lang: str, records: tuple[str, ...]):
+        """The lexical index's mask of keys in ``records`` (None: every record), kept per selection."""
+        if not records:
+            return None
+        if (lang, records) not in self._masks:
+            if len(self._masks) > 256:  # selections are few; a client cycling through many must not grow this
+                self._masks.clear()
+            self._masks[(lang, records)] = self.index.lexical[lang].record_mask(records)
+        return self._masks[(lang, records)]
+
     def _agenda_run(self, question: QuestionAnalysis) -> tuple[list[str], list[str]]:
         """Paragraphs under the agenda item the question names, and the agenda list that names it;
         and the paragraphs the question names outright (those under the item, or the list when it
         asks what the item was)."""
+        chosen = set(question.records)
+        paragraphs = [p for p in self.index.corpus.paragraphs() if not chosen or p.record in chosen]
         if question.agenda_item is None:
             if question.about_agenda:
                 # "What was the final item on the agenda?": the agenda list, though no item is named.
-                return [p.key for p in self.index.corpus.paragraphs()
-                        if len(_LIST_ITEM.findall(p.text)) >= AGENDA_LIST_ITEMS], []
+                return [p.key for p in paragraphs if len(_LIST_ITEM.findall(p.text)) >= AGENDA_LIST_ITEMS], []
             return [], []
         number, asks_what = question.agenda_item, question.agenda_asks_what
-        under = [p.key for p in self.index.corpus.paragraphs() if p.agenda_item == str(number)]
-        listing = [p.key for p in self.index.corpus.paragraphs()
-                   if re.search(rf"(?m)^{number}\.\s", p.text) and "\n" in p.text]
+        under = [p.key for p in paragraphs if p.agenda_item == str(number)]
+        listing = [p.key for p in paragraphs if re.search(rf"(?m)^{number}\.\s", p.text) and "\n" in p.text]
         ranked = listing if asks_what else under + listing
         named = listing if asks_what else under
         return list(dict.fromkeys(ranked)), list(dict.fromkeys(named))
@@ -155,6 +168,14 @@ class Retriever:
         scores = self.reranker.predict(pairs)
         order = sorted(range(len(fused)), key=lambda i: -float(scores[i]))
         return [(fused[i][0], float(scores[i])) for i in order]
+
+
+def record_filter(records: tuple[str, ...]) -> dict | None:
+    """The vector store's filter for paragraphs of ``records`` (each entry's metadata names its
+    record); None for every record."""
+    if not records:
+        return None
+    return where_all(record=records[0] if len(records) == 1 else {"$in": list(records)})
 
 
 def elapsed_ms(start: float) -> float:

@@ -39,6 +39,10 @@ class AskRequest(BaseModel):
                                 description="Earlier turns, oldest first, for follow-ups; only the last few "
                                 "user turns (the history_turns setting) are read.")
     lang: Literal["zh", "en"] | None = Field(None, description="Answer language; default: the question's.")
+    record: Annotated[str, Field(max_length=200)] | list[Annotated[str, Field(max_length=200)]] | None = Field(
+        None, max_length=100, description="Search only this record, or these records (ids as `GET /api/records` "
+        "lists them); default: every record. An id that is not loaded is refused (422 `unknown_record`, naming "
+        "the loaded ids).")
 
 
 def service(request: Request) -> Service:
@@ -95,7 +99,8 @@ router = APIRouter()
 @router.post("/api/ask", dependencies=[Depends(require_key)], tags=["answers"],
              summary="Answer a question with paragraph citations (the JSON of `recordqa ask --json`).")
 def ask(body: AskRequest, request: Request, svc: ServiceDep) -> dict:
-    answer = svc.ask(body.question, [t.model_dump() for t in body.history], body.lang, client_id(request))
+    answer = svc.ask(body.question, [t.model_dump() for t in body.history], body.lang, client_id(request),
+                     records=body.record)
     return answer.public_json()
 
 
@@ -106,7 +111,8 @@ def ask(body: AskRequest, request: Request, svc: ServiceDep) -> dict:
              response_class=StreamingResponse)
 def ask_stream(body: AskRequest, request: Request, svc: ServiceDep) -> StreamingResponse:
     # Bad input is refused before the stream opens, so it still gets a 4xx status.
-    events = svc.ask_stream(body.question, [t.model_dump() for t in body.history], body.lang, client_id(request))
+    events = svc.ask_stream(body.question, [t.model_dump() for t in body.history], body.lang, client_id(request),
+                            records=body.record)
     return StreamingResponse(answer_events(events), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -125,6 +131,17 @@ def paragraph(paragraph_id: str, svc: ServiceDep,
                             f"(paragraphs {numbers[0]}-{numbers[-1]} of {', '.join(corpus.record_ids)})",
                        "unknown_paragraph")
     return paragraph_view(corpus, key, highlight)
+
+
+@router.get("/api/records", tags=["record"],
+            summary="The loaded records: id, symbol, title, languages, paragraph count, numbering (own or generated); "
+                    "and the widget's default title.")
+def records(svc: ServiceDep) -> dict:
+    from ui.record_card import widget_title
+
+    answerer = svc.answerer
+    return {"records": [info.as_json() for info in answerer.records.values()],
+            "title": {lang: widget_title(answerer.index.corpus, lang) for lang in ("zh", "en")}}
 
 
 @router.get("/healthz", tags=["service"],

@@ -70,7 +70,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(QuestionError)
     async def _question_error(request: Request, exc: QuestionError):
-        return _response(400, str(exc), "invalid_question")
+        # A record id that is not loaded is a field with a wrong value (422); any other refusal is the question's.
+        code = getattr(exc, "code", "invalid_question")
+        return _response(422 if code == "unknown_record" else 400, str(exc), code)
 
     @app.exception_handler(RateLimited)
     async def _rate_limited(request: Request, exc: RateLimited):

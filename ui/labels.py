@@ -45,6 +45,10 @@ LABELS: dict[str, dict[str, str]] = {
         "flag_pending": "pending",
         "flag_missing_annex": "missing_annex",
         "flag_placeholder": "placeholder",
+        "widget_title_many": "Ask {count} records",
+        "subtitle_many": "Ask {count} records: {records}.",
+        "record_selector": "Records searched",
+        "all_records": "All records",
     },
     "zh": {
         "title": "RecordQA 会议记录问答",
@@ -87,6 +91,10 @@ LABELS: dict[str, dict[str, str]] = {
         "flag_pending": "待补",
         "flag_missing_annex": "附件缺失",
         "flag_placeholder": "占位文字",
+        "widget_title_many": "查询 {count} 份记录",
+        "subtitle_many": "查询 {count} 份记录：{records}。",
+        "record_selector": "检索的记录",
+        "all_records": "全部记录",
     },
 }
 

@@ -38,6 +38,8 @@ def answer_markdown(answer: Answer, ui_lang: str, default_record: str = "") -> s
     ``default_record`` resolves markers that are not citations (an abstention naming the
     paragraph the record has not filled in); a follow-up shows the question as searched."""
     records = {c.paragraph: c.record for c in answer.citations}
+    # With several records loaded a citation's label names its record ('E/ICEF/2023/14 ¶12').
+    labels = {(c.record, c.paragraph): c.label for c in answer.citations if c.label}
     default_record = answer.citations[0].record if answer.citations else default_record
     pieces: list[str] = []
     last = 0
@@ -45,7 +47,9 @@ def answer_markdown(answer: Answer, ui_lang: str, default_record: str = "") -> s
         pieces.append(escape_text(answer.answer[last:match.start()]))
         record = match.group(1) or records.get(match.group(2), default_record)
         number = match.group(2)
-        pieces.append(f"[\\[¶{number}\\]]({citation_anchor(record, number)})" if record else f"\\[¶{number}\\]")
+        shown = labels.get((record, number)) or (f"{match.group(1)} ¶{number}" if match.group(1) else f"¶{number}")
+        shown = escape_text(shown)
+        pieces.append(f"[\\[{shown}\\]]({citation_anchor(record, number)})" if record else f"\\[{shown}\\]")
         last = match.end()
     pieces.append(escape_text(answer.answer[last:]))
     body = "".join(pieces)
@@ -75,7 +79,8 @@ def conversation_markdown(answers: list[Answer], ui_lang: str) -> str:
         lines += [(f"**{label(ui_lang, lead)}** · " if lead else "") + document_text(answer.answer), ""]
         if answer.citations:
             lines += [f"**{label(ui_lang, 'citations_heading')}**", ""]
-            lines += [f"- \\[¶{c.paragraph}\\] {document_text(c.record)}: {document_text(c.quote)}"
+            lines += [f"- \\[{document_text(c.label or '¶' + c.paragraph)}\\] {document_text(c.record)}: "
+                      f"{document_text(c.quote)}"
                       for c in answer.citations]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
@@ -84,7 +89,7 @@ def conversation_markdown(answers: list[Answer], ui_lang: str) -> str:
 def pieces(text: str, size: int = 12) -> list[str]:
     """``text`` cut every few words (or CJK characters) for streaming; the pieces join back to
     ``text``. A citation link is never cut in half, so every prefix renders."""
-    tokens = re.findall(r"\[\\\[¶\d+\\\]\]\([^)]*\)|\s*[^\s\u4e00-\u9fff]+|[\u4e00-\u9fff]|\s+", text)
+    tokens = re.findall(r"\[\\\[[^\]()]*?¶[^\]()]*?\\\]\]\([^)]*\)|\s*[^\s\u4e00-\u9fff]+|[\u4e00-\u9fff]|\s+", text)
     out = ["".join(tokens[i:i + size]) for i in range(0, len(tokens), size)]
     rest = text[len("".join(out)):]  # whatever the pattern skipped (nothing, but never lose text)
     if rest:

@@ -1,10 +1,11 @@
 """``/v1/chat/completions``: RecordQA as an OpenAI-compatible model.
 
 The last user message is the question; earlier user/assistant messages are the history;
-system messages are ignored (the record decides what is answered). Besides the standard
+system messages are ignored (the record decides what is answered). An extra body field
+``record`` (an id or a list of ids) restricts the search to those records. Besides the standard
 fields, every completion carries:
 
-- ``citations``: ``[{"paragraph", "record", "quote"}]``, the cited paragraphs;
+- ``citations``: ``[{"paragraph", "record", "quote", "symbol", "record_title", "label"}]``, the cited paragraphs;
 - ``recordqa``: the full answer JSON of ``/api/ask`` (retrieved, abstained, reason, mode, ...).
 
 When streaming, both ride on the last chunk (the one with ``finish_reason``). With an LLM the
@@ -81,6 +82,9 @@ class ChatRequest(BaseModel):
         f"user/assistant messages are the history: only the last {MAX_HISTORY_TURNS} are kept, and of those the "
         "answer path reads the last few user turns (the history_turns setting). System messages are ignored.")
     stream: bool = False
+    record: str | list[str] | None = Field(
+        None, description="RecordQA's extra field: search only this record or these records (ids as `GET "
+        "/api/records` lists them); default: every record. Unknown ids: 422 `unknown_record`.")
 
 
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
@@ -165,10 +169,10 @@ def chat_completions(body: ChatRequest, request: Request, svc: ServiceDep):
     prompt_text = "\n".join([*(turn["content"] for turn in history), question])
     if body.stream:
         # Bad input is refused here, before the stream opens, so it still gets a 4xx status.
-        events = svc.ask_stream(question, history, None, client_id(request), usage=usage)
+        events = svc.ask_stream(question, history, None, client_id(request), usage=usage, records=body.record)
         return StreamingResponse(completion_chunks(events, model, usage=usage, prompt_text=prompt_text,
                                                    include_usage=_include_usage(body)),
                                  media_type="text/event-stream",
                                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    answer = svc.ask(question, history, None, client_id(request), usage=usage)
+    answer = svc.ask(question, history, None, client_id(request), usage=usage, records=body.record)
     return completion(answer, model, usage.as_json(prompt_text, answer.answer))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from indexer.catalogue import record_info
 from indexer.corpus import Corpus
 from indexer.sentences import split_sentences
 from qa.language import question_language
@@ -91,10 +92,15 @@ def paragraph_view(corpus: Corpus, key: str, highlight: str | None = None) -> di
             for lang, sentences in split.items():
                 if lang != claim_lang:
                     marks[lang] = aligned_marks(split[claim_lang], marks[claim_lang], sentences)
+    info = record_info(corpus, first.record)
     return {
         "id": first.id,
         "key": key,
         "record": first.record,
+        # The viewer names the record: its title (per language when the versions have their own).
+        "symbol": info.symbol,
+        "record_title": info.title,
+        "record_titles": {lang: record_info(corpus, first.record, lang).title for lang in versions},
         "chapter": first.chapter,
         "section": first.section,
         # Headings differ by language; the viewer shows the one of the interface language.

@@ -4,32 +4,74 @@ warm-up questions, all from the records' metadata and text (templates in the lan
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import date
 
+from indexer.catalogue import folder_examples
 from indexer.corpus import Corpus
 from indexer.paragraph import RecordMeta
 from qa.language_pack import Packs
+from ui.labels import label
+
+MANY_RECORDS = 3
+"""Past this many records the subtitle names each by its symbol or title only."""
+PER_RECORD = 2
+"""Example questions shown per record when several are loaded."""
+TITLE_CHARS = 60
+_HEADING_NUMBER = re.compile(r"^\s*(?:[IVXLC]+\.|[A-Z]\.|\d+(?:\.\d+)*\.?|[一二三四五六七八九十]+[、.．])\s*")
 
 
-def describe_records(corpus: Corpus, lang: str, packs: Packs) -> str:
+def describe_records(corpus: Corpus, lang: str, packs: Packs, records: tuple[str, ...] = ()) -> str:
     """'the <session> of the <body> (<place>, <dates>)' from each record's metadata, in the pack's
-    template for ``lang``, else its title, else its id; several records joined."""
+    template for ``lang``, else its title, else its symbol or id; several records joined. Past
+    MANY_RECORDS records, each is named by its symbol or title alone, so the line stays readable."""
     card = packs[lang].record_card
+    chosen = [r for r in corpus.record_ids if not records or r in records]
     parts = []
-    for record_id in corpus.record_ids:
+    for record_id in chosen:
         versions = corpus.versions(record_id)
         meta = (versions.get(lang) or next(iter(versions.values()))).meta
-        parts.append(_describe(meta, card, lang) or record_id)
+        short = getattr(meta, "symbol", None) or meta.title
+        described = short if len(chosen) > MANY_RECORDS and short else _describe(meta, card, lang)
+        parts.append(described or getattr(meta, "symbol", None) or record_id)
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
-def example_questions(corpus: Corpus, packs: Packs, languages: tuple[str, ...] = ("zh", "en")) -> list[str]:
-    """Questions a delegate might ask of the first record, in each language: from its metadata (body,
-    session) and its most discussed agenda item. Templates whose fields the record lacks are skipped."""
-    if not corpus.record_ids:
-        return []
-    versions = corpus.versions(corpus.record_ids[0])
+def widget_title(corpus: Corpus, lang: str, records: tuple[str, ...] = ()) -> str:
+    """The widget panel's default title: the one record's body and session (else its title, symbol or
+    id), cut to TITLE_CHARS; with several records, how many there are."""
+    chosen = [r for r in corpus.record_ids if not records or r in records]
+    if len(chosen) != 1:
+        return label(lang, "widget_title_many", count=len(chosen))
+    versions = corpus.versions(chosen[0])
+    meta = (versions.get(lang) or next(iter(versions.values()))).meta
+    sep = "" if lang == "zh" else " "
+    named = sep.join(part for part in (meta.body, meta.session) if part) if meta.body else ""
+    title = named or meta.title or getattr(meta, "symbol", None) or chosen[0]
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 1].rstrip() + "…"
+
+
+def example_questions(corpus: Corpus, packs: Packs, languages: tuple[str, ...] = ("zh", "en"),
+                      records: tuple[str, ...] = ()) -> list[str]:
+    """Questions a delegate might ask, record by record (all records, or ``records``): those kept
+    beside the record (``indexer.catalogue.folder_examples``) when there are any, else ones made from
+    its metadata (body, session), its most discussed agenda item and its longest-running heading.
+    Templates whose fields the record lacks are skipped. With several records, a few of each."""
+    chosen = [r for r in corpus.record_ids if not records or r in records]
+    each = None if len(chosen) <= 1 else PER_RECORD
+    out: list[str] = []
+    for record_id in chosen:
+        found = _record_examples(corpus, record_id, packs, languages)
+        out += found[:each] if each else found
+    return list(dict.fromkeys(out))
+
+
+def _record_examples(corpus: Corpus, record_id: str, packs: Packs, languages: tuple[str, ...]) -> list[str]:
+    versions = corpus.versions(record_id)
+    kept = next((found for record in versions.values() if (found := folder_examples(record))), [])
+    if kept:
+        return kept
     items = Counter(p.agenda_item for record in versions.values() for p in record.paragraphs
                     if p.agenda_item and p.agenda_item.isdigit() and not p.pending)
     item = items.most_common(1)[0][0] if items else None
@@ -48,7 +90,25 @@ def example_questions(corpus: Corpus, packs: Packs, languages: tuple[str, ...] =
                     continue
                 if "None" not in text:
                     out.append(text)
+    if len(out) < len(languages):
+        # A record without a body, session or agenda items (a report, a resolution): ask about its
+        # longest-running heading.
+        for lang in languages:
+            record = versions.get(lang)
+            template = packs[lang].record_card.get("example_heading") if record else None
+            heading = _main_heading(record) if record else None
+            if template and heading:
+                out.append(template.format(heading=heading))
     return out
+
+
+def _main_heading(record) -> str | None:
+    """The heading over the most paragraphs, its numbering ('II.', '二、', 'A.') removed."""
+    counts = Counter(p.section or p.chapter for p in record.paragraphs if p.section or p.chapter)
+    if not counts:
+        return None
+    heading = _HEADING_NUMBER.sub("", counts.most_common(1)[0][0]).strip()
+    return heading if 0 < len(heading) <= TITLE_CHARS else None
 
 
 def _describe(meta: RecordMeta, card: dict, lang: str) -> str | None:

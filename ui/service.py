@@ -174,24 +174,26 @@ class Service:
         return bool(presented) and any(hmac.compare_digest(presented.encode(), k.encode()) for k in keys)
 
     def ask(self, question: object, history: list[dict] | None, lang: str | None, client: str, *,
-            usage: TokenUsage | None = None) -> Answer:
+            usage: TokenUsage | None = None, records=None) -> Answer:
         """Check, count against the client's budget, answer. Raises QuestionError / RateLimited.
-        ``usage`` (optional) is filled with the LLM's token counts."""
-        text = self.admit(question, client)
+        ``usage`` (optional) is filled with the LLM's token counts; ``records`` (ids, None for all)
+        restricts the search to those records (an unknown id: UnknownRecordError, no budget spent)."""
+        text = self.admit(question, client, records)
         with self.live.lease() as answerer:
-            answer = answerer.ask(text, history=history or [], lang=lang, usage=usage)
+            answer = answerer.ask(text, history=history or [], lang=lang, usage=usage, records=records)
             self._count(answerer, answer)
             return answer
 
     def ask_stream(self, question: object, history: list[dict] | None, lang: str | None, client: str, *,
-                   usage: TokenUsage | None = None) -> Iterator[str | Answer]:
+                   usage: TokenUsage | None = None, records=None) -> Iterator[str | Answer]:
         """Like ask, as text deltas and then the final Answer (see Answerer.ask_stream). The checks
         and the budget apply now, before the first event, so bad input still gets its 4xx status."""
-        text = self.admit(question, client)
+        text = self.admit(question, client, records)
 
         def events() -> Iterator[str | Answer]:
             with self.live.lease() as answerer:
-                for event in answerer.ask_stream(text, history=history or [], lang=lang, usage=usage):
+                for event in answerer.ask_stream(text, history=history or [], lang=lang, usage=usage,
+                                                 records=records):
                     if isinstance(event, Answer):
                         self._count(answerer, event)
                     yield event
@@ -209,10 +211,11 @@ class Service:
             if reason is not None:
                 self.metrics.llm_fallback(reason)
 
-    def admit(self, question: object, client: str) -> str:
+    def admit(self, question: object, client: str, records=None) -> str:
         """The question, checked and counted against the client's budget. Raises QuestionError / RateLimited."""
         text = check_web_question(question)
         clean_question(text, self.settings.max_question_chars)  # an empty or over-long question costs no budget
+        self.answerer.choose_records(records)  # so does one asked of a record that is not loaded
         wait = self.limiter.check(client)
         if wait is not None:
             raise RateLimited(wait)

@@ -46,7 +46,7 @@
   function render(box, data) {
     box.replaceChildren();
     const bar = el("div", "rq-viewer-bar");
-    const title = el("strong", "rq-viewer-title", `${t("paragraph")} ${data.id} · ${data.record}`);
+    const title = el("strong", "rq-viewer-title", `${t("paragraph")} ${data.id} · ${data.symbol || data.record}`);
     const close = el("button", "rq-viewer-close", "×");
     close.type = "button";
     close.title = t("close");
@@ -54,6 +54,8 @@
     close.addEventListener("click", () => { box.hidden = true; });
     bar.append(title, close);
     const meta = el("div", "rq-viewer-meta");
+    const recordTitle = (data.record_titles && data.record_titles[uiLang()]) || data.record_title;
+    if (recordTitle) meta.append(el("span", "rq-viewer-record", recordTitle));
     const section = (data.sections && data.sections[uiLang()]) || data.section || data.chapter;
     if (section) meta.append(el("span", null, `${t("section")}: ${section}`));
     if (data.agenda_item) meta.append(el("span", null, `${t("agenda")} ${data.agenda_item}`));

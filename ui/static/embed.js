@@ -1,4 +1,6 @@
-// RecordQA widget: <script src="https://recordqa.example/embed.js" data-lang="zh" data-title="…"></script>
+// RecordQA widget: <script src="https://recordqa.example/embed.js" data-lang="zh" data-title="…" data-record="ID"></script>
+// data-record restricts the widget's questions to one loaded record; without data-title the title
+// comes from the loaded records (GET /api/records).
 // Adds a floating button that opens the chat (an iframe to /widget/) in a panel. Everything lives in
 // one shadow root: no global CSS, no globals, nothing fetched from anywhere but the RecordQA server.
 (() => {
@@ -17,7 +19,8 @@
           refused: "本页面无权嵌入 RecordQA。请联系 RecordQA 管理员将本网站的来源加入 RECORDQA_EMBED_ORIGINS。",
           down: "目前无法连接 RecordQA。" },
   }[pageLang];
-  const title = script.dataset.title || "RecordQA";
+  const record = script.dataset.record || "";
+  let title = script.dataset.title || "RecordQA";
 
   const host = document.createElement("div");
   host.setAttribute("data-recordqa-widget", "");
@@ -74,9 +77,19 @@
       message(TEXT.refused, "refused");
       return;
     }
+    if (!script.dataset.title) {
+      try {
+        const res = await fetch(`${server}/api/records`, { mode: "cors", credentials: "omit" });
+        const info = await res.json();
+        const own = record && info.records.find((r) => r.id === record);
+        title = (own && (own.symbol || own.title)) || info.title[pageLang] || title;
+        root.querySelector(".title").textContent = title;
+      } catch (_) { /* the default title stays */ }
+    }
     const frame = document.createElement("iframe");
     frame.title = title;
-    frame.src = `${server}/widget/?lang=${encodeURIComponent(lang)}&embed=1`;
+    frame.src = `${server}/widget/?lang=${encodeURIComponent(lang)}&embed=1`
+      + (record ? `&record=${encodeURIComponent(record)}` : "");
     frame.setAttribute("referrerpolicy", "origin");
     body.replaceChildren(frame);
   }
