@@ -9,7 +9,7 @@ export GRADIO_ANALYTICS_ENABLED ?= False
 HOST ?= 127.0.0.1
 PORT ?= 7860
 
-.PHONY: run test lint index eval fit bench clean browser-deps cluster cluster-deps bench-cluster
+.PHONY: run test lint index eval fit bench bench-scale clean browser-deps cluster cluster-deps bench-cluster
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -74,6 +74,11 @@ fit: $(VENV)/.installed-app
 bench: $(VENV)/.installed-app
 	$(PY) -m eval.bench
 	$(PY) -m eval.bench_hostile
+
+# Build, query and grow 1k/10k/100k-paragraph synthetic collections (eval/bench_scale.py); niced, resumable:
+# results are kept in .recordqa/bench-scale/results.json and vectors in .recordqa/bench-cache/.
+bench-scale: $(VENV)/.installed-app
+	nice -n 10 $(PY) -m eval.bench_scale
 
 clean:
 	rm -rf .recordqa out
