@@ -1,7 +1,9 @@
 """QA datasets: load (RecordQA or ragas field names), hash, and export for other tools.
 
 A line: {"id", "question", "lang", "gold_paragraphs", "answers", "answerable"} plus optional
-"type", "cross_lingual", "history" (earlier turns, for follow-ups) and "followup_of".
+"type", "cross_lingual", "history" (earlier turns, for follow-ups) and "followup_of". A line may
+give "gold_evidence" (passages copied from the record, see eval/evidence.py) and "record" instead
+of "gold_paragraphs"; the harness turns the passages into paragraph ids once the index is open.
 ragas-style lines load too: user_input -> question, reference -> answers,
 reference_context_ids -> gold_paragraphs (answerable when a reference is given).
 """
@@ -78,6 +80,8 @@ def _load_file(path: Path) -> list[dict]:
             raise DatasetError(f"{path}:{lineno}: expected a JSON object")
         if "user_input" in item and "question" not in item:
             item = _from_ragas(item, lineno)
+        if "gold_evidence" in item:
+            item.setdefault("gold_paragraphs", [])
         missing = [f for f in REQUIRED if f not in item]
         if missing:
             raise DatasetError(f"{path}:{lineno}: missing fields {missing}")

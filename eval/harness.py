@@ -112,6 +112,8 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
              sweep: bool = True, log: Callable[[str], None] = lambda _: None, answerer_factory=None,
              stream: bool = False, retry: RetryPolicy | None = None) -> dict:
     dataset = load_dataset(dataset_path)
+    dataset_errors: list[str] = []
+    dataset_warnings: list[str] = []
     configs, skipped = [], {}
     corpus = None
     context_text = None
@@ -128,10 +130,15 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
         run = provenance(dataset_path=dataset_path, settings_hash=None, models={"endpoint": endpoint},
                          manifest=None)
         judge_note = "not computed: endpoint runs are not judged"
+        unresolved = [i["id"] for i in dataset if i.get("gold_evidence")]
+        if unresolved:  # the passages are looked up in the local index, which an endpoint run does not open
+            dataset_warnings.append(f"{len(unresolved)} questions give gold_evidence, which --endpoint runs do not "
+                                    f"resolve: no retrieval metrics for them (first: {unresolved[0]})")
         context_text = system.paragraph_text
     else:
         base = answerer_factory()  # opens (or builds) the index once; configurations share it
         corpus = base.index.corpus
+        dataset, dataset_errors, dataset_warnings = gold_from_evidence(dataset, corpus)
         names = parse_names(compare) if compare else [settings.retrieval_mode]
         from recordqa.factories import make_reranker
 
@@ -185,8 +192,21 @@ def evaluate(settings: Settings, dataset_path: Path, out_dir: Path, *, compare: 
     run["judge"] = judge_note
     results = assemble(configs, skipped, run, len(dataset), primary=primary)
     results["tradeoff"] = tradeoff
+    results["dataset_errors"], results["dataset_warnings"] = dataset_errors, dataset_warnings
     results["written"] = [str(p) for p in write_outputs(results, out_dir, corpus=corpus, context_text=context_text)]
     return results
+
+
+def gold_from_evidence(dataset: list[dict], corpus) -> tuple[list[dict], list[str], list[str]]:
+    """The dataset with gold paragraphs found from its ``gold_evidence`` in the index's corpus,
+    and the dataset errors and warnings that lookup raised (one line each)."""
+    from eval.evidence import resolve_evidence
+
+    if not any(item.get("gold_evidence") for item in dataset):
+        return dataset, [], []
+    names = {r.source.parent.name: r.id for r in corpus.records if r.source is not None}
+    resolved, errors, warnings = resolve_evidence(dataset, corpus.paragraphs(), record_names=names)
+    return resolved, [e.describe() for e in errors], [w.describe() for w in warnings]
 
 
 def _embedders_for(settings: Settings, base) -> list:

@@ -61,6 +61,43 @@ def _judge_note(results: dict) -> str:
     return judge if isinstance(judge, str) else ""
 
 
+# --------------------------------------------------------------------------- per record
+
+RECORD_COLUMNS = ["record", "questions", "answerable", "accuracy (answerable)", "abstained (unanswerable)",
+                  "answerable that abstained", "hit@5", "citations retrieved", "CRAG"]
+
+
+def _share_retrieved(block: dict) -> float | None:
+    missing = block.get("citations_not_retrieved")
+    return None if missing is None or not block.get("citations") else round(1 - missing, 4)
+
+
+def record_rows(summary: dict) -> list[list[str]]:
+    """One row per record of a configuration's summary (``by_record``), in RECORD_COLUMNS order:
+    answer accuracy on the answerable questions, abstention on the unanswerable ones, answerable
+    questions that abstained, hit@5, and the share of citations that were among the retrieved."""
+    return [[record, str(b["questions"]), str(b["answerable"]), _fmt(b["answer_accuracy"]),
+             _fmt(b["abstention_recall"]), _fmt(b["false_abstention_rate"]), _fmt(b["hit@5"]),
+             _fmt(_share_retrieved(b)), _fmt(b["crag_score"])]
+            for record, b in summary.get("by_record", {}).items()]
+
+
+def record_lines(summary: dict) -> list[str]:
+    """The per-record figures of a configuration's summary, one line per record (for a terminal)."""
+    lines = []
+    for record, b in summary.get("by_record", {}).items():
+        lines.append(f"  {record}: {b['questions']} questions ({b['answerable']} answerable); accuracy "
+                     f"{_fmt(b['answer_accuracy'])}, abstained on unanswerable {_fmt(b['abstention_recall'])}, "
+                     f"answerable that abstained {_fmt(b['false_abstention_rate'])}, hit@5 {_fmt(b['hit@5'])}, "
+                     f"citations retrieved {_fmt(_share_retrieved(b))}")
+    return lines
+
+
+def dataset_issue_lines(results: dict) -> list[str]:
+    return ([f"dataset error: {line}" for line in results.get("dataset_errors", [])]
+            + [f"dataset warning: {line}" for line in results.get("dataset_warnings", [])])
+
+
 # --------------------------------------------------------------------------- Markdown
 
 
@@ -91,6 +128,16 @@ def markdown_summary(results: dict) -> str:
     judged_text = (f"{_fmt(judged.get('citation_support'))} / {_fmt(judged.get('faithfulness'))}"
                    if isinstance(judged, dict) else _judge_note(results) or "not computed")
     lines += ["", f"Citation support (ALCE) / faithfulness (RAGAS): {judged_text}"]
+    if results.get("dataset_errors") or results.get("dataset_warnings"):
+        lines += ["", "## Dataset errors", ""]
+        lines += [f"- {line}" for line in dataset_issue_lines(results)]
+    if any(configs[n].get("by_record") for n in names):
+        lines += ["", "## By record", ""]
+        for name in names:
+            lines += [f"**{name}**", "", "| " + " | ".join(RECORD_COLUMNS) + " |",
+                      "|" + " --- |" * len(RECORD_COLUMNS)]
+            lines += ["| " + " | ".join(row) + " |" for row in record_rows(configs[name])]
+            lines.append("")
     for split in ("by_lang", "by_crossing", "by_type"):
         lines += ["", f"## {split.replace('by_', 'By ').replace('_', ' ')}", ""]
         for name in names:
@@ -330,6 +377,12 @@ def html_report(results: dict, *, corpus=None) -> str:
     out.append("<p>Citation support (ALCE) / faithfulness (RAGAS): " + html.escape(
         f"{_fmt(judged.get('citation_support'))} / {_fmt(judged.get('faithfulness'))}" if isinstance(judged, dict)
         else _judge_note(results) or "not computed") + "</p>")
+    if results.get("dataset_errors") or results.get("dataset_warnings"):
+        out.append("<p>" + "<br>".join(html.escape(line) for line in dataset_issue_lines(results)) + "</p>")
+    for n in names:
+        if configs[n].get("by_record"):
+            out.append(f"<h2>By record ({html.escape(n)})</h2>")
+            out.append(_table(RECORD_COLUMNS, record_rows(configs[n])))
     if results.get("skipped"):
         out.append("<p>Skipped: " + "; ".join(f"<b>{html.escape(n)}</b>: {html.escape(r)}"
                                                for n, r in results["skipped"].items()) + "</p>")

@@ -36,6 +36,7 @@ def result_item(item: dict, outcome: Outcome) -> dict:
         "question": item["question"],
         "lang": item["lang"],
         "type": item.get("type", "unspecified"),
+        "record": item.get("record"),
         "cross_lingual": is_cross_lingual(item),
         "answerable": bool(item["answerable"]),
         "gold_paragraphs": item["gold_paragraphs"],

@@ -124,8 +124,9 @@ def confidence_intervals(items: Sequence[dict], *, resamples: int = 1000, seed: 
 
 
 def summarise(items: Sequence[dict], *, resamples: int = 1000) -> dict:
-    """Overall (with confidence intervals) and split by language, crossing and type. The
-    per-language blocks also sit at the top level, as in the first results.json format."""
+    """Overall (with confidence intervals) and split by language, crossing, type and (when the
+    questions name it) record. The per-language blocks also sit at the top level, as in the first
+    results.json format."""
     summary: dict = {"overall": block(items)}
     summary["overall"]["ci95"] = confidence_intervals(items, resamples=resamples)
     summary["by_lang"] = {lang: block([i for i in items if i["lang"] == lang])
@@ -137,5 +138,8 @@ def summarise(items: Sequence[dict], *, resamples: int = 1000) -> dict:
         ) if selected
     }
     summary["by_type"] = {t: block([i for i in items if i["type"] == t]) for t in sorted({i["type"] for i in items})}
+    records = sorted({i["record"] for i in items if i.get("record")})
+    if records:  # datasets whose questions name the record they were written on
+        summary["by_record"] = {r: block([i for i in items if i.get("record") == r]) for r in records}
     summary.update(summary["by_lang"])
     return summary

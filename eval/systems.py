@@ -46,8 +46,16 @@ class InProcess:
         answer = self.answerer.ask(item["question"], history=item.get("history"), lang=item.get("lang"))
         timings = {k: v for k, v in answer.timings_ms.items() if k in ("retrieval", "answer", "total")}
         timings.setdefault("total", (time.perf_counter() - started) * 1000)
-        return Outcome(answer.answer, [c.paragraph for c in answer.citations], answer.abstained, answer.retrieved,
-                       timings, lang=answer.lang)
+        return Outcome(answer.answer, cited_ids(answer.citations, answer.retrieved), answer.abstained,
+                       answer.retrieved, timings, lang=answer.lang)
+
+
+def cited_ids(citations, retrieved: list[str] | None) -> list[str]:
+    """Citations as the ids of the retrieved list, so the two compare: the paragraph number alone,
+    or ``RECORD:number`` when the retrieved ids name records (several records indexed)."""
+    keyed = any(":" in r for r in retrieved or [])
+    return [f"{c.record}:{c.paragraph}" if keyed and getattr(c, "record", None) and ":" not in c.paragraph
+            else c.paragraph for c in citations]
 
 
 UNREACHABLE_QUESTIONS = 3
