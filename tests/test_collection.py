@@ -143,7 +143,8 @@ def test_records_json(collection, cli):
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert [r["id"] for r in listed] == ["ALPHA-1", "BETA-2"]
-    assert listed[1] == {"id": "BETA-2", "symbol": SYMBOL, "title": "Report of the Beta Committee on its second session",
+    assert listed[1] == {"id": "BETA-2", "symbol": SYMBOL,
+                         "title": "Report of the Beta Committee on its second session",
                          "languages": ["en", "zh"], "paragraphs": 3, "numbering": "own"}
 
 
