@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
 
     p = command("ask", cmd_ask, "Answer one question with citations.")
     p.add_argument("question")
+    p.add_argument("--record", action="append", metavar="ID",
+                   help="search only this record (repeatable; default: every record; see `recordqa records`)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--lang", choices=["zh", "en"], help="answer language (default: the question's)")
     p.add_argument("--explain", action="store_true",
@@ -134,7 +136,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--out", type=Path, help="file to write (default: standard output)")
 
     command("doctor", cmd_doctor, "Show what is installed, configured and active.")
-    command("chat", cmd_chat, "Interactive chat in the terminal.")
+    p = command("chat", cmd_chat, "Interactive chat in the terminal.")
+    p.add_argument("--record", action="append", metavar="ID",
+                   help="search only this record (repeatable; default: every record)")
+
+    p = command("records", cmd_records, "List the indexed records (no model is loaded).")
+    p.add_argument("--json", action="store_true", help="print the records as JSON")
+    p.set_defaults(defer_models=True)
 
     p = command("serve", cmd_serve, "Serve the web chat, the widget and the HTTP API.")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -239,15 +247,17 @@ def cmd_ask(args, settings: Settings) -> int:
 
     # An empty or over-long question is refused before any model or index is loaded.
     clean_question(args.question, settings.max_question_chars)
+    if args.record:
+        _check_records(settings, args.record)
     _prepare_environment(args, settings)
     answerer = _answerer(settings)
-    answer = answerer.ask(args.question, lang=args.lang, explain=args.explain)
+    answer = answerer.ask(args.question, lang=args.lang, explain=args.explain, records=args.record)
     for notice in answer.notices:
         _note(notice)
     if args.json:
         print(json.dumps(answer.public_json(), ensure_ascii=False, indent=2))
         return 0
-    print(answer.answer)
+    print(_shown(answerer, answer.answer))
     quotes = _citation_lines(answer) if answer.outcome == "answer" else []
     if quotes:
         print()
@@ -262,17 +272,56 @@ def _citation_lines(answer, indent: str = "") -> list[str]:
     """'[¶N] quote' for each citation whose quote the answer text does not already show: an
     extractive answer is often the quoted sentence itself, which need not be printed twice."""
     shown = " ".join(answer.answer.split())
-    return [f"{indent}[¶{c.paragraph}] {c.quote}" for c in answer.citations if " ".join(c.quote.split()) not in shown]
+    return [f"{indent}[{c.label or '¶' + c.paragraph}] {c.quote}" for c in answer.citations
+            if " ".join(c.quote.split()) not in shown]
 
 
-def _open_records(settings: Settings):
+def _shown(answerer, text: str) -> str:
+    """Answer text as printed: with several records, markers name the record by its symbol."""
+    from qa.citation_labels import shown_markers
+
+    return shown_markers(text, {rid: info.name for rid, info in answerer.records.items()})
+
+
+def _open_records(settings: Settings, *, quiet: bool = False):
     """The indexed records without the search structures (no model, no vector store)."""
     from indexer.indexed_records import open_indexed_records
 
     records = open_indexed_records(settings.index_dir)
-    for notice in _index_notices(records):
-        _note(notice)
+    if not quiet:
+        for notice in _index_notices(records):
+            _note(notice)
     return records
+
+
+def _check_records(settings: Settings, chosen: list[str]) -> None:
+    """An unknown record is bad input (exit 2): refused from the built index's record list before
+    any model loads. Without a build yet the answerer checks once it has built one."""
+    from indexer.live import IndexMissing
+
+    try:
+        records = _open_records(settings, quiet=True)
+    except IndexMissing:
+        return
+    # A record folder added since the build is indexed by the answerer before it answers.
+    added = {p.name for p in settings.records_dir.iterdir() if p.is_dir()} if settings.records_dir.is_dir() else set()
+    records.check([record for record in chosen if record not in added])
+
+
+def cmd_records(args, settings: Settings) -> int:
+    from indexer.catalogue import catalogue
+
+    listed = catalogue(_open_records(settings).corpus)
+    if args.json:
+        print(json.dumps([info.as_json() for info in listed], ensure_ascii=False, indent=2))
+        return 0
+    rows = [("id", "symbol", "languages", "paragraphs", "numbering", "title")]
+    rows += [(i.id, i.symbol or "-", ",".join(i.languages), str(i.paragraphs), i.numbering, i.title or "-")
+             for i in listed]
+    widths = [max(len(row[c]) for row in rows) for c in range(len(rows[0]) - 1)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)) + "  " + row[-1])
+    return 0
 
 
 def _open_index(settings: Settings):
@@ -400,6 +449,8 @@ def _answer_model_line(settings: Settings, dense) -> str:
 
 
 def cmd_chat(args, settings: Settings) -> int:
+    if args.record:
+        _check_records(settings, args.record)
     answerer = _answerer(settings)
     for notice in answerer.notices:
         _note(notice)
@@ -416,11 +467,11 @@ def cmd_chat(args, settings: Settings) -> int:
         if not question.strip():
             return 0
         try:
-            answer = answerer.ask(question, history=history)
+            answer = answerer.ask(question, history=history, records=args.record)
         except QuestionError as exc:
             print(f"error: {exc}")
             continue
-        print(answer.answer)
+        print(_shown(answerer, answer.answer))
         for line in _citation_lines(answer, indent="  "):
             print(line)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
