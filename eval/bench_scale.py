@@ -14,9 +14,9 @@ a second, so 100k paragraphs in two languages (200k windows) would take hours. V
 go through a cache (``--cache``, default ``.recordqa/bench-cache/``; SQLite keyed by sha256 of
 model and text): a text found there is not embedded again, so a second run redoes no embedding.
 Every distinct sentence is embedded for real. Paragraph windows are embedded for real in the
-collections up to ``--real-up-to`` paragraphs (default 10k); in larger ones a window not in the
+collections up to ``--real-up-to`` paragraphs (default 1k); in larger ones a window not in the
 cache gets a *derived* vector: the normalised mean of its sentences' real vectors. Because record
-i is the same in every collection, the 100k collection's first 10k paragraphs have real vectors.
+i is the same in every collection, the larger collections' first 1k paragraphs have real vectors.
 The output says how many vectors were embedded, read from the cache and derived, and what a
 build embedding everything would take at the measured rate.
 
@@ -24,7 +24,8 @@ Each step runs in its own process (its peak RSS is the step's), and its result i
 ``<work>/results.json``: a second run prints the kept results and redoes only missing steps
 (``--redo`` redoes them all; the vector cache is kept either way).
 
-    python -m eval.bench_scale [--sizes 1000,10000,100000] [--server-sizes 1000,10000] [--questions 60]
+    python -m eval.bench_scale [--sizes 1000,10000,100000] [--server-sizes 1000,10000] [--questions 40]
+                               [--real-up-to 1000] [--redo]
 """
 
 from __future__ import annotations
@@ -410,9 +411,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="collection sizes in paragraphs")
     parser.add_argument("--server-sizes", default="1000,10000",
                         help="sizes also queried through a Chroma server (RECORDQA_CHROMA_URL); '' for none")
-    parser.add_argument("--real-up-to", type=int, default=10000,
+    parser.add_argument("--real-up-to", type=int, default=1000,
                         help="embed windows for real up to this size; larger collections derive uncached ones")
-    parser.add_argument("--questions", type=int, default=60, help="questions from eval/benchmark/dev.jsonl per mode")
+    parser.add_argument("--questions", type=int, default=40, help="questions from eval/benchmark/dev.jsonl per mode")
     parser.add_argument("--work", type=Path, default=WORK, help="records, indexes and results.json")
     parser.add_argument("--cache", type=Path, default=CACHE, help="the vector cache folder")
     parser.add_argument("--redo", action="store_true", help="redo steps whose results are kept")
