@@ -417,6 +417,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work", type=Path, default=WORK, help="records, indexes and results.json")
     parser.add_argument("--cache", type=Path, default=CACHE, help="the vector cache folder")
     parser.add_argument("--redo", action="store_true", help="redo steps whose results are kept")
+    parser.add_argument("--plot", type=Path, help="also draw query time against size as an SVG here")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--server-url", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -457,6 +458,68 @@ def main(argv: list[str] | None = None) -> None:
                         print(f"{key} " + json.dumps(run_step(args, key, results, url), ensure_ascii=False),
                               flush=True)
     print_summary(results, args.sizes)
+    if args.plot:
+        plot_svg(results, args.sizes, args.plot)
+        print(f"plot: {args.plot}")
+
+
+SERIES = (("lexical", "retrieval", "#1f77b4"), ("dense", "retrieval", "#ff7f0e"), ("hybrid", "retrieval", "#2ca02c"),
+          ("hybrid", "answer", "#d62728"))
+
+
+def plot_svg(results: dict, sizes: list[int], path: Path) -> None:
+    """Query time p50 (solid) and p95 (dashed) against collection size, log-log, as an SVG drawn
+    without a plotting library (none is installed in the app's environment)."""
+    import math
+
+    points = {(mode, kind): [(size, results[f"query:{size}"][mode][f"{kind}_p50_ms"],
+                              results[f"query:{size}"][mode][f"{kind}_p95_ms"])
+                             for size in sizes if f"query:{size}" in results]
+              for mode, kind, _ in SERIES}
+    values = [v for series in points.values() for _, p50, p95 in series for v in (p50, p95)]
+    if not values:
+        return
+    width, height, left, right, top, bottom = 720, 420, 70, 200, 40, 50
+    x_lo, x_hi = math.log10(min(sizes)), math.log10(max(sizes))
+    y_lo, y_hi = math.floor(math.log10(max(min(values), 1))), math.ceil(math.log10(max(values)))
+
+    def x(size: float) -> float:
+        return left + (math.log10(size) - x_lo) / max(x_hi - x_lo, 1e-9) * (width - left - right)
+
+    def y(ms: float) -> float:
+        return height - bottom - (math.log10(max(ms, 1)) - y_lo) / max(y_hi - y_lo, 1e-9) * (height - top - bottom)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="sans-serif" font-size="12">', f'<rect width="{width}" height="{height}" fill="white"/>',
+           f'<text x="{left}" y="22" font-size="14">Query time against collection size (p50 solid, p95 dashed; '
+           f'log-log)</text>']
+    for decade in range(y_lo, y_hi + 1):
+        ms = 10 ** decade
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(ms):.1f}" y2="{y(ms):.1f}" stroke="#ddd"/>')
+        out.append(f'<text x="{left - 8}" y="{y(ms) + 4:.1f}" text-anchor="end">{ms:g} ms</text>')
+    for size in sizes:
+        out.append(f'<line x1="{x(size):.1f}" x2="{x(size):.1f}" y1="{top}" y2="{height - bottom}" stroke="#eee"/>')
+        out.append(f'<text x="{x(size):.1f}" y="{height - bottom + 18}" text-anchor="middle">{size:,}</text>')
+    out.append(f'<text x="{(left + width - right) / 2:.0f}" y="{height - 10}" text-anchor="middle">'
+               f'paragraphs (each in zh and en)</text>')
+    target = TARGETS["answer_p95_ms"]
+    out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(target):.1f}" y2="{y(target):.1f}" '
+               f'stroke="#d62728" stroke-width="0.8" stroke-dasharray="2,3"/>')
+    out.append(f'<text x="{left + 6}" y="{y(target) - 5:.1f}" fill="#d62728">answer p95 target ({target} ms)</text>')
+    for n, (mode, kind, colour) in enumerate(SERIES):
+        series = points[(mode, kind)]
+        for column, dash in ((1, ""), (2, ' stroke-dasharray="6,4"')):
+            line = " ".join(f"{x(p[0]):.1f},{y(p[column]):.1f}" for p in series)
+            out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
+        out += [f'<circle cx="{x(p[0]):.1f}" cy="{y(p[c]):.1f}" r="3" fill="{colour}"/>'
+                for p in series for c in (1, 2)]
+        label = f"{mode} {'answer' if kind == 'answer' else 'retrieval'}"
+        out.append(f'<line x1="{width - right + 6}" x2="{width - right + 26}" y1="{top + 20 + 18 * n}" '
+                   f'y2="{top + 20 + 18 * n}" stroke="{colour}" stroke-width="2"/>')
+        out.append(f'<text x="{width - right + 30}" y="{top + 24 + 18 * n}">{label}</text>')
+    out.append("</svg>")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(out) + "\n", encoding="utf-8")
 
 
 def latency(query: dict, mode: str, kind: str = "retrieval") -> str:
