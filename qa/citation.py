@@ -40,11 +40,14 @@ def cited_numbers(text: str) -> list[str]:
 
 
 def resolve(reference: str, retrieved: list[str]) -> str | None:
-    """The retrieved key a reference points to, or None when it points outside what was retrieved."""
+    """The retrieved key a reference points to, or None when it points outside what was retrieved,
+    or when a bare number is ambiguous: with several records, the retrieved paragraphs of two of them
+    may share it, and a citation must not be given to the wrong one (the model is shown qualified
+    markers, ``[¶RECORD:12]``, so it has no need to write bare ones)."""
     if ":" in reference:
         return reference if reference in retrieved else None
     matches = [key for key in retrieved if key.rpartition(":")[2] == reference]
-    return matches[0] if matches else None
+    return matches[0] if len(matches) == 1 else None
 
 
 @dataclass(frozen=True)

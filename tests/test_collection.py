@@ -210,6 +210,21 @@ def test_chat_keeps_to_the_chosen_record(collection, cli):
     assert "Novak" not in result.stdout
 
 
+def test_llm_citation_of_a_number_two_retrieved_records_share_is_not_guessed(collection, cli, fake_llm):
+    env = {**collection[0], "RECORDQA_LLM_BASE_URL": fake_llm.base_url, "RECORDQA_LLM_MODEL": "fake"}
+    fake_llm.reply({"answer": "Mr. Tomas Novak chaired it. [¶1]", "citations": ["1"]},
+                   {"answer": "Mr. Tomas Novak chaired it. [¶BETA-2:1]", "citations": ["BETA-2:1"]})
+
+    bare = ask_json(cli, env, QUESTION)
+    qualified = ask_json(cli, env, QUESTION)
+
+    # Both records' ¶1 were retrieved: a bare [¶1] could be either, so it is no citation.
+    assert {"ALPHA-1:1", "BETA-2:1"} <= set(bare["retrieved"])
+    assert bare["citations"] == [] and bare["abstained"]
+    assert [(c["record"], c["paragraph"]) for c in qualified["citations"]] == [("BETA-2", "1")]
+    assert qualified["answer"] == "Mr. Tomas Novak chaired it. [¶BETA-2:1]"
+
+
 def test_with_one_record_citations_stay_bare(built_index, cli, jieba_cache, tmp_path):
     env = cli.env(tmp_path, jieba_cache, index_dir=built_index.index_dir)
     answer = ask_json(cli, env, "Who was elected President of the Assembly?")
