@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -388,9 +389,29 @@ def chroma_server(work: Path):
         log.close()
 
 
+def read_results(work: Path) -> dict:
+    path = work / "results.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def run_step(args, key: str, results: dict, server_url: str | None = None) -> dict | None:
-    if key in results and not args.redo:
-        return results[key]
+    """The step's kept result, else run it. A lock per step lets two runs share the work (one can
+    build 100k while the other does 1k and 10k): the second waits, then reads the first's result."""
+    with (args.work / f".{key.replace(':', '-')}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        results.update(read_results(args.work))
+        if key in results and (not args.redo or key in args.done):
+            return results[key]
+        out = _run_step(args, key, server_url)
+        if out is not None:
+            merged = read_results(args.work)
+            merged[key] = results[key] = out
+            args.done.add(key)
+            (args.work / "results.json").write_text(json.dumps(merged, indent=1, ensure_ascii=False))
+        return out
+
+
+def _run_step(args, key: str, server_url: str | None) -> dict | None:
     command = [sys.executable, "-m", "eval.bench_scale", "--step", key, "--work", str(args.work),
                "--cache", str(args.cache), "--real-up-to", str(args.real_up_to), "--questions", str(args.questions),
                "--sizes", ",".join(map(str, args.sizes))]
@@ -401,9 +422,7 @@ def run_step(args, key: str, results: dict, server_url: str | None = None) -> di
     if done.returncode != 0:
         print(f"{key}: failed after {time.perf_counter() - began:.0f} s: {done.stderr.strip()[-1500:]}", flush=True)
         return None
-    results[key] = json.loads(done.stdout.strip().splitlines()[-1])
-    (args.work / "results.json").write_text(json.dumps(results, indent=1, ensure_ascii=False))
-    return results[key]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -424,9 +443,8 @@ def main(argv: list[str] | None = None) -> None:
     args.sizes = sorted(int(s) for s in args.sizes.split(",") if s)
     server_sizes = [int(s) for s in args.server_sizes.split(",") if s]
     args.work.mkdir(parents=True, exist_ok=True)
-    results_path = args.work / "results.json"
-    results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    args.results = results
+    results = read_results(args.work)
+    args.results, args.done = results, set()
     if args.step:
         kind, _, rest = args.step.partition(":")
         size = int(rest.split(":")[0]) if rest else 0
