@@ -42,6 +42,11 @@ _LEADING_MARKER = re.compile(r"^(?:\d{1,3}\.(?:\d+|[a-z])?|\([a-z]{1,4}\)|[-•�
 _HEADING_NUMERAL = re.compile(r"^(?:[一二三四五六七八九十]+、|[IVXLC]+\.\s|[A-Z]\.\s)\s*")
 _MONTHS = ("January February March April May June July August September October November December").split()
 _ZH_DIGITS = "〇一二三四五六七八九"
+_ZH_ENDS = tuple("。！？；")
+_EN_ENDS = tuple(".!?;")
+_OPEN_ENDS = "：:，,、 "
+_EN_START = re.compile(r"[A-Z(\"“‘'0-9\[]")
+"""What the sentence splitter takes as the start of an English sentence (mastheads' ``<<…>>`` are not)."""
 # How far (in lines) the two versions of a shared document drift apart near headers and footnotes.
 _MAX_DRIFT = 3
 
@@ -118,8 +123,13 @@ def _clean(pair: Pair) -> Pair | None:
     number); None for fragments too short to stand as a sentence."""
     zh = _LEADING_MARKER.sub("", " ".join(pair.zh.split())).strip()
     en = _LEADING_MARKER.sub("", " ".join(pair.en.split())).strip()
-    if len(zh) < 6 or len(en) < 12 or detect_language(zh) != "zh" or detect_language(en) != "en":
+    if len(zh) < 6 or len(en) < 12 or detect_language(zh) != "zh" or detect_language(en) != "en" \
+            or not _EN_START.match(en):
         return None
+    # Each pair ends a sentence, so the splitter cuts a synthetic paragraph back into the pool's
+    # sentences: the distinct sentences (what the index embeds one by one) stay those of the pool.
+    zh = zh if zh.endswith(_ZH_ENDS) else zh.rstrip(_OPEN_ENDS) + "。"
+    en = en if en.endswith(_EN_ENDS) else en.rstrip(_OPEN_ENDS) + "."
     return Pair(zh, en)
 
 
