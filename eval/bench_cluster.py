@@ -44,8 +44,8 @@ def start_cluster(root: Path, replicas: int, retrieval_mode: str) -> tuple[subpr
     state_file = run_dir / "cluster.json"
     state_file.unlink(missing_ok=True)
     process = subprocess.Popen([sys.executable, str(CLUSTER), "--port", "0", "--replicas", str(replicas),
-                                "--run-dir", str(run_dir)], env=cluster_env(root, retrieval_mode), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE, text=True)
+                                "--run-dir", str(run_dir)], env=cluster_env(root, retrieval_mode),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 900
     while not state_file.exists():
         if process.poll() is not None or time.monotonic() > deadline:
