@@ -275,7 +275,8 @@ def step_query(args, size: int, server_url: str | None = None) -> dict:
     settings = size_settings(args.work, size, server_url)
     configure_environment(settings)
     began = time.perf_counter()
-    index = LiveIndex.open(settings.index_dir)
+    # With a server, the URL of this run's server (the manifest keeps the one the build was made with).
+    index = LiveIndex.open(settings.index_dir, **({"chroma_url": server_url} if server_url else {}))
     tokenizer = make_tokenizer(settings)
     embedders, _ = make_embedders(settings)
     answerers = {}
