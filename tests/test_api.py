@@ -31,6 +31,7 @@ ENDPOINTS = {
     "/api/ask/stream": {"post"},
     "/api/feedback": {"post"},
     "/api/paragraphs/{paragraph_id}": {"get"},
+    "/api/records": {"get"},
     "/healthz": {"get"},
     "/v1/chat/completions": {"post"},
     "/v1/models": {"get"},
@@ -78,6 +79,11 @@ def ask(client: httpx.Client, question, **fields) -> dict:
     response = client.post("/api/ask", json={"question": question, **fields})
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def shown(citations: list[dict]) -> list[dict]:
+    """What a citation shows with one record loaded (its record's symbol and title ride along)."""
+    return [{k: c[k] for k in ("paragraph", "record", "quote", "label")} for c in citations]
 
 
 def cited(answer: dict) -> list[str]:
@@ -130,7 +136,7 @@ def test_chinese_question_gets_the_cited_chinese_answer(http):
     assert_cited_and_retrieved(answer)
     assert answer["lang"] == "zh" and answer["mode"] == "extractive"
     assert answer["answer"] == f"{QUOTE_3_ZH} [¶3]"
-    assert answer["citations"] == [{"paragraph": "3", "record": "HSP-HA-1", "quote": QUOTE_3_ZH}]
+    assert shown(answer["citations"]) == [{"paragraph": "3", "record": "HSP-HA-1", "quote": QUOTE_3_ZH, "label": "¶3"}]
     assert answer["retrieved"][0] == "3"
 
 
@@ -140,7 +146,7 @@ def test_english_question_gets_the_cited_english_answer(http):
     assert_cited_and_retrieved(answer)
     assert answer["lang"] == "en"
     assert answer["answer"] == f"{QUOTE_3_EN} [¶3]"
-    assert answer["citations"] == [{"paragraph": "3", "record": "HSP-HA-1", "quote": QUOTE_3_EN}]
+    assert shown(answer["citations"]) == [{"paragraph": "3", "record": "HSP-HA-1", "quote": QUOTE_3_EN, "label": "¶3"}]
 
 
 @pytest.mark.parametrize("question", [
@@ -364,7 +370,8 @@ def test_openai_completion_carries_the_answer_and_its_citations(http, oai):
     content = completion.choices[0].message.content
     assert content == f"{QUOTE_3_EN} [¶3]"
     assert completion.choices[0].finish_reason == "stop" and completion.model == "recordqa"
-    assert completion.model_extra["citations"] == [{"paragraph": "3", "record": "HSP-HA-1", "quote": QUOTE_3_EN}]
+    assert shown(completion.model_extra["citations"]) == [
+        {"paragraph": "3", "record": "HSP-HA-1", "quote": QUOTE_3_EN, "label": "¶3"}]
     assert without_timings(completion.model_extra["recordqa"]) == without_timings(ask(http, QUESTION_EN))
 
 
@@ -378,7 +385,8 @@ def test_openai_stream_adds_up_to_the_answer_and_ends_with_citations(oai):
     assert text == f"{QUOTE_3_ZH} [¶3]"
     assert [c.choices[0].finish_reason for c in chunks] == [None] * (len(chunks) - 1) + ["stop"]
     last = chunks[-1]
-    assert last.model_extra["citations"] == [{"paragraph": "3", "record": "HSP-HA-1", "quote": QUOTE_3_ZH}]
+    assert shown(last.model_extra["citations"]) == [
+        {"paragraph": "3", "record": "HSP-HA-1", "quote": QUOTE_3_ZH, "label": "¶3"}]
     assert last.model_extra["recordqa"]["answer"] == text
     assert all("citations" not in (c.model_extra or {}) for c in chunks[:-1])
 
