@@ -167,7 +167,8 @@ def stale_reasons(manifest: Manifest, *, sources: list[dict], index_key: str, to
 def corpus_to_json(corpus: Corpus) -> list[dict]:
     return [
         {"id": r.id, "lang": r.lang, "meta": asdict(r.meta), "source": str(r.source) if r.source else None,
-         "sha256": r.sha256, "paragraphs": [asdict(p) for p in r.paragraphs]}
+         "sha256": r.sha256, "numbering": r.numbering, "notes": list(r.notes),
+         "paragraphs": [asdict(p) for p in r.paragraphs]}
         for r in corpus.records
     ]
 
@@ -178,6 +179,8 @@ def corpus_from_json(data: list[dict]) -> Corpus:
             id=r["id"], lang=r["lang"], meta=RecordMeta(**r["meta"]),
             paragraphs=tuple(Paragraph(**p) for p in r["paragraphs"]),
             source=Path(r["source"]) if r["source"] else None, sha256=r["sha256"],
+            # Builds from before generated ids have neither: their records numbered their own paragraphs.
+            numbering=r.get("numbering", "own"), notes=tuple(r.get("notes", ())),
         )
         for r in data
     ))

@@ -193,7 +193,8 @@ def _index_notices(index) -> list[str]:
 def cmd_index(args, settings: Settings) -> int:
     from recordqa.factories import ensure_index, make_corpus, make_embedders
 
-    corpus = make_corpus(settings, args.files or None)
+    # Read (not aligned): the build aligns unnumbered language versions with the embedder, if it is due.
+    corpus = make_corpus(settings, args.files or None, align=False)
     for record in corpus.records:
         for warning in record.warnings:
             _note(warning)
@@ -201,7 +202,7 @@ def cmd_index(args, settings: Settings) -> int:
     if not dense.active or dense.reason:
         _note(dense.describe())
     summary = ensure_index(settings, corpus=corpus, embedders=embedders, dense=dense, force=args.force,
-                           progress=not args.quiet, log=_note)
+                           progress=not args.quiet, log=_note, record_paths=args.files or None)
     print(summary.describe())
     return 0
 
@@ -339,8 +340,13 @@ def cmd_show(args, settings: Settings) -> int:
     index = _open_records(settings)
     key = index.corpus.resolve(args.paragraph)
     if key is None:
+        # A record that lost its numbering is numbered p1, p2, ...: '12' is never its paragraph p12.
+        record, _, number = args.paragraph.rpartition(":")
+        generated = f"{record}:p{number}" if record else f"p{number}"
+        hint = f"; paragraphs RecordQA numbered itself are p1, p2, ...: did you mean {generated}?" \
+            if number.isdigit() and index.corpus.resolve(generated) else ""
         print(f"error: no paragraph '{args.paragraph}' in the index "
-              f"(records: {', '.join(index.corpus.record_ids)})", file=sys.stderr)
+              f"(records: {', '.join(index.corpus.record_ids)}){hint}", file=sys.stderr)
         return 2
     for lang in index.corpus.languages:
         paragraph = index.corpus.get(key, lang)

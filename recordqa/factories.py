@@ -50,8 +50,10 @@ def make_embedders(settings: Settings):
     )
 
 
-def make_corpus(settings: Settings, paths=None) -> Corpus:
-    return load_corpus(paths or [settings.records_dir])
+def make_corpus(settings: Settings, paths=None, *, embedder=None, align: bool = True) -> Corpus:
+    """The records; ``embedder`` gives content alignment of unnumbered versions its passage vectors,
+    ``align=False`` only reads them (enough to tell whether the index is stale: it compares files)."""
+    return load_corpus(paths or [settings.records_dir], embedder=embedder, align=align)
 
 
 @dataclass
@@ -62,13 +64,27 @@ class IndexState:
 
 def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer: Tokenizer | None = None,
                  embedders=None, dense: DenseStatus | None = None, force: bool = False, repair: bool = True,
-                 progress: bool = True, log=lambda _: None) -> BuildSummary:
+                 progress: bool = True, log=lambda _: None, record_paths=None) -> BuildSummary:
     """Build the index if it is missing or stale (or ``force``; or damaged, with ``repair``);
-    otherwise a no-op summary. Readers pass repair=False: they answer from an intact build instead."""
-    corpus = corpus or make_corpus(settings)
+    otherwise a no-op summary. Readers pass repair=False: they answer from an intact build instead.
+
+    Records whose language versions are aligned by content are aligned with the index's embedder,
+    but only when a build is due: the staleness check compares record files, not alignments."""
+    corpus = corpus or make_corpus(settings, record_paths, align=False)
     tokenizer = tokenizer or make_tokenizer(settings)
     if embedders is None:
         embedders, dense = make_embedders(settings)
+    embedder = embedders[0] if embedders else None
+    if not corpus.aligned or (embedder is not None and corpus.content_aligned):
+        from indexer.build import inspect_index
+
+        due = force or inspect_index(settings.index_dir).problems or index_stale_reasons(
+            settings.index_dir, corpus, index_key=settings.index_key(), tokenizer=tokenizer,
+            dense_model=embedder.name if embedder else None)
+        if due:
+            corpus = make_corpus(settings, record_paths or list(corpus.sources), embedder=embedder)
+            for warning in corpus.warnings:
+                log(warning)
     return build_index(
         corpus, index_dir=settings.index_dir, tokenizer=tokenizer, embedders=embedders,
         index_key=settings.index_key(),
@@ -79,7 +95,7 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
 
 
 def stale_reasons(settings: Settings, tokenizer: Tokenizer, dense: DenseStatus) -> list[str]:
-    return index_stale_reasons(settings.index_dir, make_corpus(settings), index_key=settings.index_key(),
+    return index_stale_reasons(settings.index_dir, make_corpus(settings, align=False), index_key=settings.index_key(),
                                tokenizer=tokenizer, dense_model=dense.model)
 
 
