@@ -13,10 +13,12 @@ Embedding is the slow part: multilingual-e5-small on 2 cores embeds a few dozen 
 a second, so 100k paragraphs in two languages (200k windows) would take hours. Vectors therefore
 go through a cache (``--cache``, default ``.recordqa/bench-cache/``; SQLite keyed by sha256 of
 model and text): a text found there is not embedded again, so a second run redoes no embedding.
-Every distinct sentence is embedded for real. Paragraph windows are embedded for real in the
-collections up to ``--real-up-to`` paragraphs (default 1k); in larger ones a window not in the
-cache gets a *derived* vector: the normalised mean of its sentences' real vectors. Because record
-i is the same in every collection, the larger collections' first 1k paragraphs have real vectors.
+Every distinct sentence is embedded for real (the synthetic paragraphs recombine about 2,200 real
+sentences). Paragraph windows are embedded for real in collections up to ``--real-up-to``
+paragraphs (default 0: none, on a shared 2-core machine); elsewhere a window not in the cache gets
+a *derived* vector: the normalised mean of its sentences' real vectors. Record i is the same in
+every collection, so windows embedded for a smaller collection are reused by the larger ones.
+The rate step embeds 200 paragraphs' windows (zh and en) and their sentences for real.
 The output says how many vectors were embedded, read from the cache and derived, and what a
 build embedding everything would take at the measured rate.
 
@@ -25,7 +27,7 @@ Each step runs in its own process (its peak RSS is the step's), and its result i
 (``--redo`` redoes them all; the vector cache is kept either way).
 
     python -m eval.bench_scale [--sizes 1000,10000,100000] [--server-sizes 1000,10000] [--questions 40]
-                               [--real-up-to 1000] [--redo]
+                               [--real-up-to 0] [--redo] [--plot docs/scale.svg]
 """
 
 from __future__ import annotations
@@ -431,7 +433,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sizes", default="1000,10000,100000", help="collection sizes in paragraphs")
     parser.add_argument("--server-sizes", default="1000,10000",
                         help="sizes also queried through a Chroma server (RECORDQA_CHROMA_URL); '' for none")
-    parser.add_argument("--real-up-to", type=int, default=1000,
+    parser.add_argument("--real-up-to", type=int, default=0,
                         help="embed windows for real up to this size; larger collections derive uncached ones")
     parser.add_argument("--questions", type=int, default=40, help="questions from eval/benchmark/dev.jsonl per mode")
     parser.add_argument("--work", type=Path, default=WORK, help="records, indexes and results.json")
