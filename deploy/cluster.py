@@ -293,7 +293,14 @@ def _stop_on_sigterm(signum, frame) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    settings = Settings()
+    from pydantic import ValidationError
+
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        print(f"error: invalid RECORDQA_ setting: {error['loc']}: {error['msg']}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog="deploy/cluster.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8080, help="the proxy's port on 127.0.0.1 (default 8080; 0: any)")
     parser.add_argument("--replicas", type=int, default=2, help="recordqa serve replicas (default 2)")
@@ -303,10 +310,24 @@ def main(argv: list[str] | None = None) -> int:
                         help="logs, the proxy's configuration and the Chroma server's data (default .recordqa/cluster)")
     parser.add_argument("--no-index", dest="index_first", action="store_false",
                         help="serve the index as it is instead of running `recordqa index` first")
+    parser.add_argument("--print-config", metavar="LISTEN",
+                        help="only print the proxy's configuration for the replicas named with --replica, listening "
+                        "on LISTEN (e.g. 0.0.0.0:80), for a deployment on several machines; starts nothing (its "
+                        "logs and temporary files go to RUN_DIR/logs and RUN_DIR/tmp, made here)")
+    parser.add_argument("--replica", action="append", default=[], metavar="HOST:PORT",
+                        help="a replica's address, with --print-config (repeat for each)")
     args = parser.parse_args(argv)
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
     run_dir = args.run_dir.resolve()
+    if args.print_config:
+        if not args.replica:
+            parser.error("--print-config needs the replicas' addresses (--replica HOST:PORT, repeated)")
+        for folder in ("logs", "tmp"):  # nginx creates the last level of its paths only
+            (run_dir / folder).mkdir(parents=True, exist_ok=True)
+        print(render_config(listen=args.print_config, replicas=args.replica, run_dir=run_dir, settings=settings,
+                            user=worker_user()), end="")
+        return 0
     cluster = Cluster(run_dir=run_dir, index_dir=args.index_dir.resolve(), replicas=args.replicas,
                       port=args.port or free_port(), settings=settings, index_first=args.index_first)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)

@@ -172,6 +172,26 @@ def test_sigterm_stops_the_proxy_the_replicas_and_the_chroma_server(cluster):
         httpx.get(cluster["url"] + "/livez", timeout=5)
 
 
+def test_print_config_gives_nginx_a_configuration_for_replicas_on_other_machines(cli, tmp_path, jieba_cache):
+    if not nginx_present():
+        pytest.skip("nginx is not installed (apt-get install nginx; make test installs it)")
+    env = cli.env(tmp_path, jieba_cache, rate_limit_per_minute=30)
+    proxy = tmp_path / "proxy"
+
+    result = subprocess.run([sys.executable, str(CLUSTER), "--print-config", "127.0.0.1:8081", "--replica",
+                             "10.0.0.11:7860", "--replica", "10.0.0.12:7860", "--run-dir", str(proxy)],
+                            env=env, capture_output=True, text=True)
+
+    assert result.returncode == 0, result.stderr
+    config = proxy / "nginx.conf"
+    config.write_text(result.stdout, encoding="utf-8")
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    check = subprocess.run([nginx, "-t", "-q", "-p", str(proxy), "-c", str(config), "-e",
+                            str(proxy / "logs" / "error.log")], capture_output=True, text=True)
+    assert check.returncode == 0, check.stderr
+    assert "server 10.0.0.12:7860" in result.stdout and "rate=30r/m" in result.stdout
+
+
 # --------------------------------------------------------------------------- make and the system package
 
 
