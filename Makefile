@@ -78,7 +78,7 @@ bench: $(VENV)/.installed-app
 # Build, query and grow 1k/10k/100k-paragraph synthetic collections (eval/bench_scale.py); niced, resumable:
 # results are kept in .recordqa/bench-scale/results.json and vectors in .recordqa/bench-cache/.
 bench-scale: $(VENV)/.installed-app
-	nice -n 10 $(PY) -m eval.bench_scale
+	nice -n 10 $(PY) -m eval.bench_scale --plot docs/scale.svg
 
 clean:
 	rm -rf .recordqa out

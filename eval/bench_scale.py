@@ -9,7 +9,7 @@ hybrid, and the app's memory; finally the time to add one 100-paragraph record t
 collection, and to remove it again. With ``--server-sizes`` the same queries run against a
 Chroma server (``chroma run`` on 127.0.0.1, ``RECORDQA_CHROMA_URL``).
 
-Embedding is the slow part: multilingual-e5-small on 2 cores embeds a few dozen paragraph windows
+Embedding is the slow part: multilingual-e5-small on 2 shared cores embeds a few paragraph windows
 a second, so 100k paragraphs in two languages (200k windows) would take hours. Vectors therefore
 go through a cache (``--cache``, default ``.recordqa/bench-cache/``; SQLite keyed by sha256 of
 model and text): a text found there is not embedded again, so a second run redoes no embedding.
