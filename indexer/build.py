@@ -13,6 +13,14 @@ build removes the debris. Embeddings of unchanged windows (same text hash, same 
 unchanged sentences (same text, same model) are copied from the live build instead of being
 recomputed.
 
+Vectors are written per record version: each record's entries in one language carry a
+*revision* (a hash of their ids, texts, metadata and model). A build of the embedded store copies
+the live build's ``chroma/`` folder (a file copy), deletes the entries of revisions that are gone
+(removed or changed records) and upserts only the new revisions; with a Chroma server
+(``chroma_url``) the new revisions are upserted into the index's collection, queries are limited to
+the live build's revisions, and revisions no kept build lists are deleted after the switch (see
+indexer.store). Adding, changing or removing one record so touches only that record's vectors.
+
 With a dense model, every sentence of every paragraph (``split_sentences`` of its text, in each
 language version the model serves) is embedded too: ``sentences.npy`` is the float32 matrix and
 ``sentences.json`` lists its rows in order as ``{key, lang, index, text}``.
@@ -54,7 +62,15 @@ from indexer.manifest import (
 )
 from indexer.paragraph import Paragraph
 from indexer.sentences import split_sentences, splitter_digest
-from indexer.store import ChromaStore, VectorEntry
+from indexer.store import (
+    COLLECTION,
+    REVISION,
+    ChromaServerStore,
+    ChromaStore,
+    VectorEntry,
+    VectorStoreUnavailable,
+    drop_server_revisions,
+)
 from indexer.tokenize import TOKENIZER_VERSION, Tokenizer
 
 SENTENCE_VECTORS = "sentences.npy"
@@ -74,15 +90,34 @@ class BuildSummary:
     sentence_vectors: int = 0
     sentences_embedded: int = 0
     sentences_reused: int = 0
+    revised: tuple[str, ...] = ()
+    """'<record>:<lang>' versions whose vectors this build wrote (new or changed); the others were kept."""
+    dropped: tuple[str, ...] = ()
+    """'<record>:<lang>' versions the live build had and this one does not (removed records)."""
+    record_versions: int = 0
+    """'<record>:<lang>' versions with vectors in this build."""
 
     def describe(self) -> str:
         if self.up_to_date:
             return f"index is up to date ({self.paragraphs} paragraphs, {', '.join(self.languages)})"
-        return (
+        line = (
             f"indexed {self.paragraphs} paragraphs in {', '.join(self.languages)}: "
             f"{self.vector_entries} vectors ({self.embedded} embedded, {self.reused} reused) "
             f"in {self.seconds:.1f} s"
         )
+        if self.record_versions and (self.dropped or len(self.revised) < self.record_versions):
+            # Only part of the collection was written: say which records (the rest kept their vectors).
+            line += f"; vectors written for {_listed(self.revised)}"
+            if self.dropped:
+                line += f", removed for {_listed(self.dropped)}"
+        return line
+
+
+def _listed(versions: tuple[str, ...], limit: int = 6) -> str:
+    if not versions:
+        return "no record"
+    shown = ", ".join(versions[:limit])
+    return shown + (f" and {len(versions) - limit} more" if len(versions) > limit else "")
 
 
 def lexical_text(paragraph: Paragraph) -> str:
@@ -222,7 +257,7 @@ def inspect_index(index_dir: Path) -> IndexInspection:
 
 
 def index_stale_reasons(index_dir: Path, corpus: Corpus, *, index_key: str, tokenizer: Tokenizer,
-                        dense_model: str | None) -> list[str]:
+                        dense_model: str | None, chroma_url: str | None = None) -> list[str]:
     """Empty when the live index matches; otherwise why it does not (or that there is none)."""
     build = current_build(index_dir)
     if build is None:
@@ -231,15 +266,17 @@ def index_stale_reasons(index_dir: Path, corpus: Corpus, *, index_key: str, toke
         manifest = Manifest.read(build / MANIFEST)
     except ManifestError as exc:
         return [str(exc)]
-    return _stale(manifest, corpus, index_key=index_key, tokenizer=tokenizer, dense_model=dense_model)
+    return _stale(manifest, corpus, index_key=index_key, tokenizer=tokenizer, dense_model=dense_model,
+                  chroma_url=chroma_url)
 
 
 def _stale(manifest: Manifest, corpus: Corpus, *, index_key: str, tokenizer: Tokenizer,
-           dense_model: str | None) -> list[str]:
+           dense_model: str | None, chroma_url: str | None = None) -> list[str]:
     return stale_reasons(
         manifest, sources=source_entries(corpus), index_key=index_key,
         tokenizer=tokenizer_signature(tokenizer), dense_model=dense_model,
         splitter=splitter_digest() if dense_model else None,
+        vector_store="server" if chroma_url else "embedded",
     )
 
 
@@ -279,12 +316,16 @@ def build_index(
     repair: bool = True,
     progress: bool = True,
     log: Callable[[str], None] = lambda _: None,
+    chroma_url: str | None = None,
 ) -> BuildSummary:
     """Build when the index is missing, stale, damaged (with ``repair``) or ``force``d; otherwise a
-    no-op summary. Raises IndexReadOnly, BuildFailed (disk full) or IndexDamaged (reader, nothing intact)."""
+    no-op summary. The vectors go to the Chroma server at ``chroma_url`` when given, else to the
+    build folder. Raises IndexReadOnly, BuildFailed (disk full), IndexDamaged (reader, nothing
+    intact) or VectorStoreUnavailable (the server does not answer; the live build is untouched)."""
     start = time.perf_counter()
     dense_model = embedders[0].name if embedders else None
-    signature = {"index_key": index_key, "tokenizer": tokenizer, "dense_model": dense_model}
+    signature = {"index_key": index_key, "tokenizer": tokenizer, "dense_model": dense_model,
+                 "chroma_url": chroma_url}
     # Reading needs no lock: a current index on a read-only folder is answered from as it is.
     reasons, current = _needed(inspect_index(index_dir), corpus, force=force, repair=repair, **signature)
     if current is not None:
@@ -300,6 +341,7 @@ def build_index(
             if reason != "--force":
                 log(f"rebuilding: {reason}")
         live = inspection.usable.folder if inspection.usable else None
+        live_manifest = inspection.usable.manifest if inspection.usable else None
         build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
         folder = index_dir / "builds" / build_id
         step = Step()
@@ -307,12 +349,15 @@ def build_index(
             summary = _write_build(
                 folder, corpus, live=live, tokenizer=tokenizer, embedders=embedders, index_key=index_key,
                 settings_snapshot=settings_snapshot, dense_reason=dense_reason, bm25_k1=bm25_k1, bm25_b=bm25_b,
-                progress=progress, log=log, start=start, step=step,
+                progress=progress, log=log, start=start, step=step, live_manifest=live_manifest,
+                chroma_url=chroma_url, force=force,
             )
             step.now = "current.json"
             _switch(index_dir, build_id)
         except BaseException as exc:
-            full = _disk_full(exc, index_dir, room=_tree_size(live) if live else 0)
+            # A server that stops answering is not a full disk, whatever the disk says.
+            full = not isinstance(exc, VectorStoreUnavailable) and _disk_full(
+                exc, index_dir, room=_tree_size(live) if live else 0)
             shutil.rmtree(folder, ignore_errors=True)
             for tmp in index_dir.glob("current.json.*"):
                 tmp.unlink(missing_ok=True)
@@ -321,7 +366,9 @@ def build_index(
                                   f"(build {build_id} in {index_dir}); the partial build was removed and the "
                                   f"live index is unchanged") from exc
             raise
+        collections = _server_collections(index_dir)
         _prune(index_dir, keep={build_id, live.name if live else ""})
+        _drop_unlisted_revisions(index_dir, collections, log)
         return summary
 
 
@@ -341,7 +388,8 @@ class Step:
 def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: Tokenizer,
                  embedders: list[Embedder], index_key: str, settings_snapshot: dict, dense_reason: str | None,
                  bm25_k1: float, bm25_b: float, progress: bool, log: Callable[[str], None], start: float,
-                 step: Step) -> BuildSummary:
+                 step: Step, live_manifest: Manifest | None = None, chroma_url: str | None = None,
+                 force: bool = False) -> BuildSummary:
     build_id = folder.name
     folder.mkdir(parents=True)
     step.now = "the records (records.json)"
@@ -358,24 +406,22 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
     embedded = reused = entries_total = 0
     n_sentences = sentences_embedded = sentences_reused = 0
     dense_info: dict = {"model": None, "languages": None, "dimensions": None, "reason": dense_reason}
+    vectors_info: dict = {}
+    written: VectorsWritten | None = None
     if embedders:
         embedder = embedders[0]
-        previous = _previous_vectors(live, embedder.name)
-        entries = _vector_entries(corpus, embedder)
-        todo = [i for i, e in enumerate(entries) if e.id not in previous
-                or previous[e.id][0] != e.metadata["content_hash"]]
-        todo_set = set(todo)
-        vectors: list[np.ndarray | None] = [None if i in todo_set else previous[e.id][1]
-                                            for i, e in enumerate(entries)]
-        if todo:
-            log(f"embedding {len(todo)} windows with {embedder.name}")
-            fresh = embedder.embed_documents([entries[i].text for i in todo], progress=progress)
-            for i, vector in zip(todo, fresh, strict=True):
-                vectors[i] = vector
-        step.now = "the vector store (chroma/)"
-        store = ChromaStore.on_disk(folder / "chroma")
-        store.upsert([VectorEntry(e.id, e.text, e.metadata, v) for e, v in zip(entries, vectors, strict=True)])
-        embedded, reused, entries_total = len(todo), len(entries) - len(todo), len(entries)
+        entries, revisions = with_revisions(_vector_entries(corpus, embedder), server=bool(chroma_url))
+        usable = _reusable(live_manifest, index_key, embedder.name)
+        if chroma_url:
+            step.now = f"the vectors to the Chroma server at {chroma_url}"
+            written = _write_server_vectors(chroma_url, entries, revisions, usable, embedder, index_key=index_key,
+                                            force=force, progress=progress, log=log)
+        else:
+            step.now = "the vector store (chroma/)"
+            written = _write_embedded_vectors(folder / "chroma", entries, revisions, usable, live, embedder,
+                                              progress=progress, log=log)
+        vectors_info = written.info
+        embedded, reused, entries_total = written.embedded, len(entries) - written.embedded, len(entries)
         step.now = f"the sentence vectors ({SENTENCE_VECTORS})"
         n_sentences, sentences_embedded, sentences_reused = _write_sentence_vectors(
             folder, corpus, embedder, _previous_sentences(live, embedder.name), progress=progress, log=log)
@@ -383,7 +429,6 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
                       "languages": sorted(embedder.languages) if embedder.languages else None,
                       "dimensions": embedder.dimensions, "reason": dense_reason,
                       "sentences": {"vectors": n_sentences, "splitter": splitter_digest()}}
-        del store  # Chroma flushes its files when the client goes
 
     seconds = time.perf_counter() - start
     n_paragraphs = len(corpus.keys())
@@ -394,13 +439,15 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
         tokenizer=tokenizer_signature(tokenizer), versions=library_versions(),
         counts={"paragraphs": n_paragraphs, "languages": corpus.languages, "vector_entries": entries_total,
                 "sentence_vectors": n_sentences},
-        seconds=round(seconds, 2), files=file_entries(folder),
+        seconds=round(seconds, 2), files=file_entries(folder), vectors=vectors_info,
     )
     manifest.write(folder / MANIFEST)
     step.now = "the build to disk (fsync)"
     _fsync_tree(folder)
     return BuildSummary(build_id, False, n_paragraphs, corpus.languages, entries_total, embedded, reused,
-                        seconds, n_sentences, sentences_embedded, sentences_reused)
+                        seconds, n_sentences, sentences_embedded, sentences_reused,
+                        revised=written.revised if written else (), dropped=written.dropped if written else (),
+                        record_versions=len(vectors_info.get("revisions", {})))
 
 
 def sentence_rows(corpus: Corpus, embedder: Embedder) -> list[dict]:
@@ -465,16 +512,194 @@ def _vector_entries(corpus: Corpus, embedder: Embedder) -> list[VectorEntry]:
     return entries
 
 
-def _previous_vectors(live: Path | None, model: str) -> dict[str, tuple[str, np.ndarray]]:
+def _previous_vectors(live: Path | None, model: str) -> dict[str, np.ndarray]:
+    """Content hash -> vector of every entry of the live build's embedded store (a build from before
+    revisions, or one whose store could not be copied); empty when nothing can be reused."""
     if live is None or not (live / "chroma").exists():
         return {}
     try:
         if Manifest.read(live / MANIFEST).dense.get("model") != model:
             return {}
         store = ChromaStore.for_reading(live / "chroma")
-        return {e.id: (e.metadata.get("content_hash", ""), e.embedding) for e in store.entries()}
+        return {e.metadata.get("content_hash", ""): e.embedding for e in store.entries()}
     except Exception:  # a damaged store only means nothing is reused; chroma raises its own types
         return {}
+
+
+def version_of(metadata: dict) -> str:
+    """'<record>:<lang>': the unit a revision covers."""
+    return f"{metadata['record']}:{metadata['lang']}"
+
+
+def with_revisions(entries: list[VectorEntry], *, server: bool) -> tuple[list[VectorEntry], dict[str, str]]:
+    """The entries tagged with their record version's revision, and version -> revision.
+
+    A revision hashes everything stored for the version (ids, window texts through their content
+    hashes, metadata, model), so it changes exactly when that version's vectors must be rewritten.
+    On a server, where revisions of one version live side by side, the id starts with the revision."""
+    members: dict[str, list[VectorEntry]] = {}
+    for entry in entries:
+        members.setdefault(version_of(entry.metadata), []).append(entry)
+    revisions = {}
+    for version, group in members.items():
+        digest = hashlib.sha256()
+        for entry in group:
+            digest.update(entry.id.encode())
+            digest.update(json.dumps(entry.metadata, sort_keys=True, ensure_ascii=False).encode())
+        revisions[version] = digest.hexdigest()[:16]
+    tagged = []
+    for entry in entries:
+        revision = revisions[version_of(entry.metadata)]
+        tagged.append(VectorEntry(f"{revision}:{entry.id}" if server else entry.id, entry.text,
+                                  {**entry.metadata, REVISION: revision}, entry.embedding))
+    return tagged, revisions
+
+
+@dataclass(frozen=True)
+class VectorsWritten:
+    info: dict
+    """The manifest's ``vectors`` entry."""
+    embedded: int
+    revised: tuple[str, ...]
+    dropped: tuple[str, ...]
+
+
+def _reusable(live_manifest: Manifest | None, index_key: str, model: str) -> dict:
+    """The live build's ``vectors`` entry when its vectors are of the same kind (same index key and
+    model: same windows, same embeddings); empty otherwise."""
+    if live_manifest is None or live_manifest.index_key != index_key or live_manifest.dense.get("model") != model:
+        return {}
+    return live_manifest.vectors if live_manifest.vectors.get("revisions") else {}
+
+
+def _embed_missing(entries: list[VectorEntry], known: dict[str, np.ndarray], embedder: Embedder, *,
+                   progress: bool, log: Callable[[str], None]) -> tuple[list[VectorEntry], int]:
+    """``entries`` with vectors: from ``known`` (content hash -> vector) when their text was
+    embedded before, else embedded now. Returns (entries, how many windows were embedded)."""
+    todo = [i for i, e in enumerate(entries) if e.metadata["content_hash"] not in known]
+    vectors = {}
+    if todo:
+        log(f"embedding {len(todo)} windows with {embedder.name}")
+        fresh = embedder.embed_documents([entries[i].text for i in todo], progress=progress)
+        vectors = dict(zip(todo, fresh, strict=True))
+    return [VectorEntry(e.id, e.text, e.metadata, vectors[i] if i in vectors else known[e.metadata["content_hash"]])
+            for i, e in enumerate(entries)], len(todo)
+
+
+def _write_embedded_vectors(target: Path, entries: list[VectorEntry], revisions: dict[str, str], usable: dict,
+                            live: Path | None, embedder: Embedder, *, progress: bool,
+                            log: Callable[[str], None]) -> VectorsWritten:
+    """The build's own ``chroma/``: a copy of the live build's store with only the changed record
+    versions rewritten, or (no usable live store) every entry written."""
+    previous: dict[str, str] = dict(usable.get("revisions", {})) if usable.get("store") == "embedded" else {}
+    store = _copied_store(live / "chroma", target, usable.get("entries")) if previous and live is not None \
+        else None
+    if store is None:
+        previous = {}
+        shutil.rmtree(target, ignore_errors=True)
+        store = ChromaStore.on_disk(target)
+    current = set(revisions.values())
+    gone = sorted({rev for rev in previous.values() if rev not in current})
+    # Windows of a changed record that kept their text keep their vectors.
+    known = {e.metadata["content_hash"]: e.embedding for e in store.entries({REVISION: {"$in": gone}})} if gone \
+        else {} if previous else _previous_vectors(live, embedder.name)
+    if gone:
+        store.delete({REVISION: {"$in": gone}})
+    kept = set(previous.values()) & current
+    todo = [e for e in entries if e.metadata[REVISION] not in kept]
+    todo, embedded = _embed_missing(todo, known, embedder, progress=progress, log=log)
+    store.upsert(todo)
+    if store.count() != len(entries):
+        raise RuntimeError(f"the vector store holds {store.count()} vectors after the update, {len(entries)} "
+                           f"expected; run `recordqa index --force`")
+    del store  # Chroma flushes its files when the client goes
+    return VectorsWritten({"store": "embedded", "revisions": revisions, "entries": len(entries)}, embedded,
+                          tuple(sorted(v for v, rev in revisions.items() if rev not in kept)),
+                          tuple(sorted(set(previous) - set(revisions))))
+
+
+def _copied_store(source: Path, target: Path, entries: int | None) -> ChromaStore | None:
+    """A file copy of the live build's store, opened; None when it cannot be copied or opened, or
+    does not hold the live build's ``entries`` vectors."""
+    try:
+        # copyfile, not copy2: the copy must be writable even when the live build's files are not.
+        shutil.copytree(source, target, copy_function=shutil.copyfile)
+        for path in [target, *target.rglob("*")]:
+            path.chmod(path.stat().st_mode | 0o200)
+        store = ChromaStore._existing(target, COLLECTION)
+        return store if store.count() == entries else None
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        return None
+    except Exception:  # chroma raises its own types for a store it cannot open: everything is written again
+        return None
+
+
+def _collection_name(index_key: str) -> str:
+    # Chroma names: 3-512 of [a-zA-Z0-9._-]; the key names the vectors' shape, the suffix this index.
+    return f"recordqa-{index_key[:16]}-{uuid.uuid4().hex[:8]}"
+
+
+def _write_server_vectors(url: str, entries: list[VectorEntry], revisions: dict[str, str], usable: dict,
+                          embedder: Embedder, *, index_key: str, force: bool, progress: bool,
+                          log: Callable[[str], None]) -> VectorsWritten:
+    """Upsert the revisions the index's collection lacks; the live build's revisions are trusted to be
+    there (nothing deletes a revision a kept build lists), others are counted on the server."""
+    same = usable.get("store") == "server" and bool(usable.get("collection"))
+    collection = usable["collection"] if same else _collection_name(index_key)
+    previous: dict[str, str] = dict(usable.get("revisions", {})) if same else {}
+    store = ChromaServerStore(url, collection, create=True)
+    trusted = set() if force else set(previous.values())
+    expected: dict[str, int] = {}
+    for entry in entries:
+        expected[entry.metadata[REVISION]] = expected.get(entry.metadata[REVISION], 0) + 1
+    unsure = sorted(rev for rev in expected if rev not in trusted)
+    held = store.revision_counts(unsure)
+    kept = {rev for rev in expected if rev in trusted or held.get(rev) == expected[rev]}
+    gone = sorted({rev for rev in previous.values() if rev not in expected})
+    known = {e.metadata["content_hash"]: e.embedding for e in store.entries({REVISION: {"$in": gone}})} if gone \
+        else {}
+    todo = [e for e in entries if e.metadata[REVISION] not in kept]
+    todo, embedded = _embed_missing(todo, known, embedder, progress=progress, log=log)
+    store.upsert(todo)
+    return VectorsWritten({"store": "server", "url": url, "collection": collection, "revisions": revisions,
+                           "entries": len(entries)},
+                          embedded, tuple(sorted(v for v, rev in revisions.items() if rev not in kept)),
+                          tuple(sorted(set(previous) - set(revisions))))
+
+
+def _server_collections(index_dir: Path) -> set[tuple[str, str]]:
+    """(url, collection) of every build on disk that keeps its vectors on a server."""
+    found = set()
+    for folder in (index_dir / "builds").iterdir() if (index_dir / "builds").is_dir() else []:
+        try:
+            vectors = Manifest.read(folder / MANIFEST).vectors
+        except ManifestError:
+            continue
+        if vectors.get("store") == "server":
+            found.add((vectors["url"], vectors["collection"]))
+    return found
+
+
+def _drop_unlisted_revisions(index_dir: Path, collections: set[tuple[str, str]],
+                             log: Callable[[str], None]) -> None:
+    """After the switch and the pruning: delete the server entries no remaining build lists (the
+    revisions of removed or changed records, a killed build's leftovers), and the collections no
+    remaining build uses. Best effort: what stays is deleted after a later build."""
+    listed: dict[str, set[str]] = {}
+    for folder in (index_dir / "builds").iterdir():
+        try:
+            vectors = Manifest.read(folder / MANIFEST).vectors
+        except ManifestError:
+            continue
+        if vectors.get("store") == "server":
+            listed.setdefault(vectors["collection"], set()).update(vectors.get("revisions", {}).values())
+    for url, collection in sorted(collections):
+        try:
+            drop_server_revisions(url, collection, listed.get(collection, set()))
+        except Exception as exc:  # the new build is live either way; chroma raises its own types
+            log(f"obsolete vectors not yet removed from {collection}: {exc}")
 
 
 class BuildLease:

@@ -20,7 +20,7 @@ from indexer.corpus import Corpus
 from indexer.lexical import LexicalIndex
 from indexer.manifest import Manifest, corpus_from_json, dense_only
 from indexer.sentences import split_sentences
-from indexer.store import ChromaStore, VectorStore
+from indexer.store import ChromaServerStore, ChromaStore, VectorStore
 
 
 class IndexMissing(RuntimeError):
@@ -69,25 +69,36 @@ class LiveIndex:
     dense_problem: str | None = None
     """Why the build's vector store cannot be used (dense retrieval is then off), or None."""
     lease: BuildLease | None = field(default=None, repr=False)
+    chroma_url: str | None = None
+    """The Chroma server this index was opened with (None: the one its manifest names, if any)."""
 
     @classmethod
-    def open(cls, index_dir: Path) -> LiveIndex:
+    def open(cls, index_dir: Path, *, chroma_url: str | None = None) -> LiveIndex:
         """The build current.json names; when it is damaged, the newest intact earlier build (with a
         notice), else the damaged build without dense retrieval when only its vector files are broken.
+        A build whose vectors are on a Chroma server reaches it at ``chroma_url`` (the app's setting:
+        replicas may reach the server by another address than the indexer did), else at the URL the
+        build was made with; the server is not contacted here.
         Raises IndexMissing without an index, IndexBroken when nothing can answer."""
+        index = cls._open(index_dir, chroma_url)
+        index.chroma_url = chroma_url
+        return index
+
+    @classmethod
+    def _open(cls, index_dir: Path, chroma_url: str | None) -> LiveIndex:
         inspection = inspect_index(index_dir)
         if not inspection.exists:
             raise IndexMissing(f"no index in {index_dir}; run `recordqa index` first")
         failures: list[str] = []
         current = inspection.current
         if current is not None and current.intact:
-            index = cls._try_open(current, failures)
+            index = cls._try_open(current, failures, chroma_url=chroma_url)
             if index is not None:
                 return index
         problems = inspection.problems or failures
         damage = IndexDamaged(f"the index in {index_dir} is broken: {'; '.join(problems[:3])}")
         if inspection.previous is not None:
-            index = cls._try_open(inspection.previous, failures)
+            index = cls._try_open(inspection.previous, failures, chroma_url=chroma_url)
             if index is not None:
                 index.notices.append(f"{damage}; answering from the newest intact build {index.folder.name} "
                                      f"until `recordqa index --force` repairs it")
@@ -102,7 +113,8 @@ class LiveIndex:
         raise IndexBroken(f"{damage}; run `recordqa index --force`")
 
     @classmethod
-    def _try_open(cls, state: BuildState, failures: list[str], *, dense: bool = True) -> LiveIndex | None:
+    def _try_open(cls, state: BuildState, failures: list[str], *, dense: bool = True,
+                  chroma_url: str | None = None) -> LiveIndex | None:
         """Open ``state``'s build; None (and why, in ``failures``) when a file that looked intact
         still cannot be loaded."""
         build, manifest = state.folder, state.manifest
@@ -120,7 +132,7 @@ class LiveIndex:
             return None
         store, sentences, dense_problem = None, None, None
         if dense and manifest.dense.get("model"):
-            store, dense_problem = open_vector_store(build, manifest)
+            store, dense_problem = open_vector_store(build, manifest, chroma_url=chroma_url, connect=False)
             # Opened now (a memory map and a small JSON list): a later rebuild may prune this folder.
             try:
                 sentences = SentenceVectors.load(build) if store is not None else None
@@ -145,6 +157,8 @@ class LiveIndex:
         """Why dense search cannot run now (its files vanished or the store fails), or None; cheap."""
         if self.store is None:
             return self.dense_problem
+        if isinstance(self.store, ChromaServerStore):
+            return self.store.problem()
         if not (self.folder / "chroma" / "chroma.sqlite3").exists():
             return f"{self.folder.name}/chroma/chroma.sqlite3 is missing"
         try:
@@ -185,9 +199,26 @@ class LiveIndex:
         return sentences, np.asarray(self.sentences.matrix[start : start + len(stored)])
 
 
-def open_vector_store(build: Path, manifest: Manifest) -> tuple[ChromaStore | None, str | None]:
+def open_vector_store(build: Path, manifest: Manifest, *, chroma_url: str | None = None, connect: bool = True
+                      ) -> tuple[VectorStore | None, str | None]:
     """(the build's vector store, None) or (None, why it cannot be used): dense search on a store
-    that lost its vectors would quietly find nothing."""
+    that lost its vectors would quietly find nothing. A store on a Chroma server is checked (its
+    vectors counted) only with ``connect``; unreachable, it is (None, the one-line reason)."""
+    vectors = manifest.vectors
+    if vectors.get("store") == "server":
+        store = ChromaServerStore(chroma_url or vectors["url"], vectors["collection"],
+                                  revisions=list(vectors.get("revisions", {}).values()))
+        if not connect:
+            return store, None
+        try:
+            count = store.count()
+        except Exception as exc:  # VectorStoreUnavailable, or chroma's own error types
+            return None, str(exc)
+        expected = manifest.counts.get("vector_entries")
+        if expected is not None and count != expected:
+            return None, (f"the Chroma server at {store.url} holds {count} of build {build.name}'s {expected} "
+                          f"vectors; run `recordqa index --force`")
+        return store, None
     try:
         store = ChromaStore.for_reading(build / "chroma")
         count = store.count()

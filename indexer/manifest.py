@@ -45,6 +45,10 @@ class Manifest:
     format: int = FORMAT
     files: dict = field(default_factory=dict)
     """Path inside the build folder -> {"size", "sha256"} of every file written before the manifest."""
+    vectors: dict = field(default_factory=dict)
+    """Where the dense vectors are: {"store": "embedded"} (``chroma/`` in the build) or {"store":
+    "server", "url", "collection"}; and "revisions": "<record>:<lang>" -> the revision of its entries
+    (see indexer.store). Empty for lexical builds and builds made before revisions."""
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=2, ensure_ascii=False), encoding="utf-8")
@@ -138,7 +142,8 @@ def source_entries(corpus: Corpus) -> list[dict]:
 
 
 def stale_reasons(manifest: Manifest, *, sources: list[dict], index_key: str, tokenizer: dict,
-                  dense_model: str | None, splitter: str | None = None) -> list[str]:
+                  dense_model: str | None, splitter: str | None = None, vector_store: str | None = None
+                  ) -> list[str]:
     """Why the index no longer matches the records and settings; empty when it is current."""
     reasons = []
     built = {(s["record"], s["lang"]): s for s in manifest.sources}
@@ -161,7 +166,16 @@ def stale_reasons(manifest: Manifest, *, sources: list[dict], index_key: str, to
         )
     elif dense_model and splitter and (manifest.dense.get("sentences") or {}).get("splitter") != splitter:
         reasons.append("sentence splitter changed, or the index has no sentence vectors")
+    if dense_model and manifest.dense.get("model") == dense_model and vector_store is not None:
+        # A build from before revisions counts as embedded: its vectors are in its chroma/ folder.
+        built_in = manifest.vectors.get("store", "embedded")
+        if built_in != vector_store:
+            reasons.append(f"the vectors are to be kept in the {_STORE_NAMES[vector_store]} but the index "
+                           f"has them in the {_STORE_NAMES[built_in]}")
     return reasons
+
+
+_STORE_NAMES = {"embedded": "embedded store", "server": "Chroma server (RECORDQA_CHROMA_URL)"}
 
 
 def corpus_to_json(corpus: Corpus) -> list[dict]:

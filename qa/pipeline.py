@@ -226,6 +226,7 @@ class Answerer:
         t = time.perf_counter()
         retrieved = self.retriever.retrieve(analysis)
         timings["retrieval"] = elapsed_ms(t)
+        notices.extend(n for n in retrieved.notices if n not in notices)
         timings.update({f"retrieval.{k}": v for k, v in retrieved.timings_ms.items()})
         return analysis, retrieved, standalone
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from indexer.lexical import unseen_idf
 from indexer.live import LiveIndex
-from indexer.store import where_all
+from indexer.store import VectorStoreUnavailable, where_all
 from qa.analysis import QuestionAnalysis
 from qa.evidence import coverage, term_idf
 from qa.fusion import reciprocal_rank_fusion
@@ -44,6 +44,8 @@ class Retrieved:
     idf: dict[str, dict[str, float]] = field(default_factory=dict)
     """IDF tables per language, shared with the retriever (read-only)."""
     timings_ms: dict[str, float] = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
+    """What the user should know about this search (semantic search unavailable: lexical only)."""
 
 
 class Retriever:
@@ -86,9 +88,17 @@ class Retriever:
         timings["lexical"] = elapsed_ms(start)
 
         similarity: dict[str, float] = {}
+        notices: list[str] = []
         if self.dense and question.vector is not None:
             start = time.perf_counter()
-            hits = self.index.store.query(question.vector, self.candidates * 3, where=record_filter(question.records))
+            try:
+                hits = self.index.store.query(question.vector, self.candidates * 3,
+                                              where=record_filter(question.records))
+            except VectorStoreUnavailable as exc:
+                # The Chroma server is down or too slow: the lexical runs still answer, and the
+                # answer says that semantic search was left out.
+                hits = []
+                notices.append(str(exc))
             for hit in hits:
                 key = hit.metadata["key"]
                 similarity[key] = max(similarity.get(key, -1.0), 1.0 - hit.distance)
@@ -114,7 +124,8 @@ class Retriever:
                 # "What was decided under agenda item 4?" names its paragraphs outright; its other
                 # words ("decided", "作出了什么决定") need not be in them.
                 evidence[key] = 1.0
-        return Retrieved(keys, dict(fused[: self.top_k]), runs, terms, evidence, similarity, self._idf, timings)
+        return Retrieved(keys, dict(fused[: self.top_k]), runs, terms, evidence, similarity, self._idf, timings,
+                         notices)
 
     def _allowed(self, lang: str, records: tuple[str, ...]):
         """The lexical index's mask of keys in ``records`` (None: every record), kept per selection."""

@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from indexer.embedder import EmbedderUnavailable
     from indexer.live import IndexMissing
     from indexer.record import RecordError
+    from indexer.store import VectorStoreUnavailable
     from qa.answer import QuestionError
     from qa.answer_model import AnswerModelError
     from qa.language_pack import PackError
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, settings)
     # RecordError and PromptError are ValueErrors but are failures of the installation, not bad input.
     except (RecordError, PromptError, IndexMissing, EmbedderUnavailable, AnswerModelError, PackError,
-            IndexDamaged, IndexReadOnly, BuildFailed) as exc:
+            IndexDamaged, IndexReadOnly, BuildFailed, VectorStoreUnavailable) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except OSError as exc:
@@ -236,11 +237,22 @@ def _answerer(settings: Settings, *, log_build: bool = True):
         if inspect_index(settings.index_dir).answerable is None:
             raise
         not_rebuilt = f"the stale index could not be rebuilt: {exc}; answering from build {{build}}"
-    index = LiveIndex.open(settings.index_dir)
+    index = LiveIndex.open(settings.index_dir, chroma_url=settings.chroma_url)
     if not_rebuilt:
         index.notices.insert(0, not_rebuilt.replace("{build}", index.folder.name))
     return make_answerer(settings, index=index, tokenizer=tokenizer, embedders=embedders, dense=dense,
                          notices=_index_notices(index))
+
+
+def _require_vector_server(index) -> None:
+    """A command fails in one line when the build's Chroma server does not answer (the web app
+    answers lexically instead, with a notice)."""
+    from indexer.store import ChromaServerStore, VectorStoreUnavailable
+
+    if isinstance(index.store, ChromaServerStore):
+        problem = index.store.problem()
+        if problem:
+            raise VectorStoreUnavailable(problem)
 
 
 def cmd_ask(args, settings: Settings) -> int:
@@ -252,6 +264,7 @@ def cmd_ask(args, settings: Settings) -> int:
         _check_records(settings, args.record)
     _prepare_environment(args, settings)
     answerer = _answerer(settings)
+    _require_vector_server(answerer.index)
     answer = answerer.ask(args.question, lang=args.lang, explain=args.explain, records=args.record)
     for notice in answer.notices:
         _note(notice)
@@ -328,7 +341,7 @@ def cmd_records(args, settings: Settings) -> int:
 def _open_index(settings: Settings):
     from indexer.live import LiveIndex
 
-    index = LiveIndex.open(settings.index_dir)
+    index = LiveIndex.open(settings.index_dir, chroma_url=settings.chroma_url)
     for notice in _index_notices(index):
         _note(notice)
     return index
@@ -406,6 +419,7 @@ def cmd_doctor(args, settings: Settings) -> int:
     from indexer.build import inspect_index
     from indexer.live import open_vector_store
     from indexer.manifest import library_versions
+    from indexer.store import UNREACHABLE
     from recordqa.factories import make_embedders, make_tokenizer, stale_reasons
 
     print(f"settings hash:   {settings.settings_hash()}  (index key {settings.index_key()})")
@@ -422,7 +436,10 @@ def cmd_doctor(args, settings: Settings) -> int:
     problems = inspection.problems
     current = inspection.current
     if not problems and current is not None and current.manifest.dense.get("model"):
-        _, store_problem = open_vector_store(current.folder, current.manifest)
+        _, store_problem = open_vector_store(current.folder, current.manifest, chroma_url=settings.chroma_url)
+        if store_problem and store_problem.startswith(UNREACHABLE):
+            print(f"index status:    {store_problem}; start the server or correct RECORDQA_CHROMA_URL")
+            return 1
         problems = [store_problem] if store_problem else []
     if not inspection.exists:
         print("index status:    missing (run `recordqa index`)")

@@ -80,7 +80,7 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
 
         due = force or inspect_index(settings.index_dir).problems or index_stale_reasons(
             settings.index_dir, corpus, index_key=settings.index_key(), tokenizer=tokenizer,
-            dense_model=embedder.name if embedder else None)
+            dense_model=embedder.name if embedder else None, chroma_url=settings.chroma_url)
         if due:
             corpus = make_corpus(settings, record_paths or list(corpus.sources), embedder=embedder)
             for warning in corpus.warnings:
@@ -90,13 +90,13 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
         index_key=settings.index_key(),
         settings_snapshot={name: getattr(settings, name) for name in INDEX_SHAPING_FIELDS},
         dense_reason=dense.reason if dense else None, bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
-        force=force, repair=repair, progress=progress, log=log,
+        force=force, repair=repair, progress=progress, log=log, chroma_url=settings.chroma_url,
     )
 
 
 def stale_reasons(settings: Settings, tokenizer: Tokenizer, dense: DenseStatus) -> list[str]:
     return index_stale_reasons(settings.index_dir, make_corpus(settings, align=False), index_key=settings.index_key(),
-                               tokenizer=tokenizer, dense_model=dense.model)
+                               tokenizer=tokenizer, dense_model=dense.model, chroma_url=settings.chroma_url)
 
 
 def make_llm(settings: Settings):
@@ -171,7 +171,7 @@ def make_answerer(settings: Settings, *, index: LiveIndex | None = None, tokeniz
     from qa.answer_model import load_answer_model
     from qa.extractive import ExtractiveAnswerer
 
-    index = index or LiveIndex.open(settings.index_dir)
+    index = index or LiveIndex.open(settings.index_dir, chroma_url=settings.chroma_url)
     tokenizer = tokenizer or make_tokenizer(settings)
     if embedders is None and settings.retrieval_mode != "lexical":
         embedders, _ = make_embedders(settings)

@@ -127,7 +127,7 @@ class LiveAnswerer:
                 self.problem = None
                 return
             try:
-                index = LiveIndex.open(self._pointer.parent)
+                index = LiveIndex.open(self._pointer.parent, chroma_url=old.answerer.index.chroma_url)
                 answerer = self._rebuild(index)
             except Exception as exc:  # keep answering from the loaded build, and say why in /healthz
                 self.problem = (f"the new build {build} cannot be loaded ({exc}); still answering from build "
