@@ -245,7 +245,8 @@ class _Scorer:
             lvec, lrad = self.vectors["l"][left_size - 1]
             rvec, rrad = self.vectors["r"][right_size - 1]
             csls = 2.0 * (rvec[bs] @ lvec[a]) - lrad[a] - rrad[bs]
-            total += w["cosine"] * np.clip(csls / w["cosine_scale"], -w["cosine_clip"], w["cosine_clip"])
+            feature = (csls - w["cosine_offset"]) / w["cosine_scale"]
+            total += w["cosine"] * np.clip(feature, -w["cosine_clip"], w["cosine_clip"])
         ll = self.lens["l"][left_size - 1][a]
         rl = self.lens["r"][right_size - 1][bs]
         s = w["length_smoothing"]
