@@ -74,6 +74,7 @@ fit: $(VENV)/.installed-app
 bench: $(VENV)/.installed-app
 	$(PY) -m eval.bench
 	$(PY) -m eval.bench_hostile
+	$(PY) -m eval.bench_alignment
 
 # Build, query and grow 1k/10k/100k-paragraph synthetic collections (eval/bench_scale.py); niced, resumable:
 # results are kept in .recordqa/bench-scale/results.json and vectors in .recordqa/bench-cache/.

@@ -151,8 +151,9 @@ def test_the_sdg_versions_with_numbers_hidden_and_lines_dropped_and_merged_align
     from eval.bench_alignment import accuracy, drifted
 
     (zh, en), embed = sdg_embed
-    left = drifted(zh, drop=3, merge=0, seed=0)
-    right = drifted(en, drop=3, merge=2, seed=1000)
+    # The first 90 of the 186 lines (goals 1 to 8), to keep embedding them short.
+    left = drifted(zh[:90], drop=3, merge=0, seed=0)
+    right = drifted(en[:90], drop=3, merge=2, seed=1000)
 
     groups = align_versions(left.texts, right.texts, left_vectors=embed(left.texts),
                             right_vectors=embed(right.texts))
