@@ -85,15 +85,32 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def measure(url: str, replicas: list[dict], clients: int, seconds: float) -> dict:
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and its children (nginx's workers are the master's children)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == pid or int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+def measure(url: str, replicas: list[dict], others: dict[str, int], clients: int, seconds: float) -> dict:
+    """``others``: name -> pid of the parts besides the replicas (nginx, the Chroma server) whose CPU is shown."""
     load(url, min(clients, 8), 3)  # warm-up: connections, caches, the first answers
     cpu_before = {r["pid"]: cpu_seconds(r["pid"]) for r in replicas}
+    others_before = {name: tree_cpu_seconds(pid) for name, pid in others.items()}
     mine_before = resource.getrusage(resource.RUSAGE_SELF)
     with PeakMemory([r["pid"] for r in replicas]) as memory:
         result = load(url, clients, seconds)
     mine = resource.getrusage(resource.RUSAGE_SELF)
     result["replica_peak_rss_mb"] = [round(memory.peak[r["pid"]]) for r in replicas]
     result["replica_cpu_s"] = [round(cpu_seconds(r["pid"]) - cpu_before[r["pid"]], 1) for r in replicas]
+    result["other_cpu_s"] = {name: round(tree_cpu_seconds(pid) - others_before[name], 1)
+                             for name, pid in others.items()}
     # Other work on the machine shows here (the load average counts runnable processes; 2 cores).
     result["load_average_1min_after"] = float(Path("/proc/loadavg").read_text().split()[0])
     result["load_generator_cpu_s"] = round(mine.ru_utime + mine.ru_stime - mine_before.ru_utime
@@ -110,7 +127,8 @@ def row(name: str, r: dict) -> str:
     errors = sum(r["errors"].values())
     return (f"| {name} | {r['answers']} | {r['per_s']} | {errors}{' ' + json.dumps(r['errors']) if errors else ''} "
             f"| {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {' / '.join(map(str, r['replica_peak_rss_mb']))} "
-            f"| {' / '.join(map(str, r['replica_cpu_s']))} | {r['load_generator_cpu_s']} "
+            f"| {' / '.join(map(str, r['replica_cpu_s']))} "
+            f"| {', '.join(f'{name} {cpu}' for name, cpu in r['other_cpu_s'].items())} | {r['load_generator_cpu_s']} "
             f"| {r['load_average_1min_after']} |")
 
 
@@ -130,19 +148,21 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if replicas == 1:
                 results["1 replica, direct (no proxy)"] = measure(state["replicas"][0]["url"], state["replicas"],
-                                                                  args.clients, args.seconds)
+                                                                  {"chroma": state["chroma"]["pid"]}, args.clients,
+                                                                  args.seconds)
             results[f"{replicas} replica{'s' if replicas > 1 else ''} behind nginx"] = measure(
-                state["url"].rstrip("/"), state["replicas"], args.clients, args.seconds)
+                state["url"].rstrip("/"), state["replicas"],
+                {"nginx": state["nginx"]["pid"], "chroma": state["chroma"]["pid"]}, args.clients, args.seconds)
         finally:
             stop(process)
     print(f"bench-cluster on {machine()}: POST /api/ask, {args.clients} concurrent clients, {args.seconds:.0f} s "
           f"each, {args.retrieval_mode} retrieval (default embedder), extractive answers, rate limit off")
     print("| setup | answers | answers/s | errors | p50 ms | p95 ms | p99 ms | peak RSS per replica MB "
-          "| replica CPU s | load generator CPU s | load average |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| replica CPU s | proxy, Chroma CPU s | load generator CPU s | load average |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, result in results.items():
         print(row(name, result))
-    out = PROJECT_ROOT / "out" / "bench-cluster.json"
+    out = args.root / "bench-cluster.json"
     out.write_text(json.dumps({"machine": machine(), "clients": args.clients, "seconds": args.seconds,
                                "results": results}, indent=2), encoding="utf-8")
     print(f"written: {out}")
