@@ -18,6 +18,8 @@ A ``record.toml`` beside the text files gives or corrects the record's metadata 
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -166,12 +168,15 @@ def record_files(paths: Iterable[Path]) -> list[tuple[str, Path]]:
     return found
 
 
-def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True) -> Corpus:
+def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vector_cache: Path | None = None
+                ) -> Corpus:
     """Read every record file, apply each record's ``record.toml``, and align the language versions
     of each record (by id where all number their paragraphs, else by content). ``embedder`` (an
     ``indexer.embedder.Embedder``, multilingual) gives the content alignment passage vectors;
     without it the alignment uses shared numbers, names and lengths only. ``align=False`` skips the
-    alignment: enough to compare the files with an index's (``Corpus.aligned`` is then False)."""
+    alignment: enough to compare the files with an index's (``Corpus.aligned`` is then False).
+    ``vector_cache`` keeps the alignment's passage vectors per version text and model, so a build
+    after another record changed does not embed this one again."""
     files = record_files(list(paths))
     by_record: dict[str, list[Record]] = {}
     for record_id, path in files:
@@ -191,7 +196,7 @@ def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True) -> 
         elif len(versions) == 1 or all(v.numbering == OWN for v in versions):
             aligned, notes = _by_id(record_id, versions)
         else:
-            aligned, notes = _by_content(record_id, versions, embedder)
+            aligned, notes = _by_content(record_id, versions, embedder, vector_cache)
         records.extend(aligned)
         warnings.extend(notes)
     return Corpus(tuple(records), tuple(warnings), aligned=align)
@@ -223,13 +228,14 @@ def _by_id(record_id: str, versions: list[Record]) -> tuple[list[Record], list[s
     return versions, warnings
 
 
-def _by_content(record_id: str, versions: list[Record], embedder) -> tuple[list[Record], list[str]]:
+def _by_content(record_id: str, versions: list[Record], embedder, vector_cache: Path | None = None
+                ) -> tuple[list[Record], list[str]]:
     """Versions without (all) their own numbers, aligned by content against the first version;
     each aligned group becomes one paragraph with a shared generated id."""
     from indexer.version_alignment import align_versions
 
     pivot, others = versions[0], versions[1:]
-    vectors = _vectors(versions, embedder)
+    vectors = _vectors(versions, embedder, vector_cache)
     pivot_texts = [p.text for p in pivot.paragraphs]
     n = len(pivot_texts)
     # Pivot paragraphs that some version joins (a 2-1 group) become one paragraph.
@@ -301,14 +307,39 @@ def _by_content(record_id: str, versions: list[Record], embedder) -> tuple[list[
     return aligned, warnings
 
 
-def _vectors(versions: list[Record], embedder) -> dict:
-    """Passage vectors of every paragraph of the versions the embedder serves (none without one)."""
+def _vectors(versions: list[Record], embedder, cache: Path | None = None) -> dict:
+    """Passage vectors of every paragraph of the versions the embedder serves (none without one),
+    read from ``cache`` when this model embedded these texts before."""
     if embedder is None:
         return {}
     served = getattr(embedder, "languages", None)
     if served is not None and not all(v.lang in served for v in versions):
         return {}
-    return {v.lang: embedder.embed_documents([p.text for p in v.paragraphs]) for v in versions}
+    return {v.lang: _cached_vectors([p.text for p in v.paragraphs], embedder, cache) for v in versions}
+
+
+def _cached_vectors(texts: list[str], embedder, cache: Path | None):
+    import numpy as np
+
+    digest = hashlib.sha256("\x00".join([embedder.name, *texts]).encode()).hexdigest()
+    path = cache / f"{digest}.npy" if cache else None
+    if path is not None and path.is_file():
+        try:
+            found = np.load(path)
+            if found.shape[0] == len(texts):
+                return found
+        except (OSError, ValueError):
+            pass  # a damaged cache file is embedded again and replaced
+    vectors = embedder.embed_documents(texts)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+            np.save(tmp, vectors)
+            os.replace(tmp, path)
+        except OSError:
+            pass  # a read-only or full cache only costs the embedding next time
+    return vectors
 
 
 def _natural(number: str) -> tuple:

@@ -53,7 +53,8 @@ def make_embedders(settings: Settings):
 def make_corpus(settings: Settings, paths=None, *, embedder=None, align: bool = True) -> Corpus:
     """The records; ``embedder`` gives content alignment of unnumbered versions its passage vectors,
     ``align=False`` only reads them (enough to tell whether the index is stale: it compares files)."""
-    return load_corpus(paths or [settings.records_dir], embedder=embedder, align=align)
+    return load_corpus(paths or [settings.records_dir], embedder=embedder, align=align,
+                       vector_cache=settings.cache_dir / "alignment" if embedder is not None else None)
 
 
 @dataclass

@@ -234,3 +234,54 @@ def test_index_then_show_a_generated_paragraph_in_both_languages(tmp_path, jieba
     missing = cli.run(["show", "3"], env)  # the document's own paragraph 3 does not exist
     assert missing.returncode == 2
     assert "p3" in missing.stderr
+
+
+# --------------------------------------------------------------------------- alignment vectors
+
+
+class CountingEmbedder:
+    """A stand-in for the multilingual model: one vector per text, from the figures it states."""
+
+    name = "counting-test-embedder"
+    languages = None
+
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def embed_documents(self, texts, *, progress=False):
+        import numpy as np
+
+        self.embedded += len(texts)
+        vectors = np.zeros((len(texts), 16), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for figure in re.findall(r"\d+", text):
+                vectors[row, int(figure) % 16] += 1.0
+            vectors[row, 0] += 0.1
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def test_alignment_vectors_are_embedded_once_per_text_and_model(tmp_path):
+    folder = tmp_path / "REC-U"
+    folder.mkdir()
+    (folder / "en.txt").write_text(
+        "Executive Board\nAnnual session 2023\nSummary\n"
+        + "".join(f"In 20{n:02d}, {n * 7} projects reached {n * 1000} people.\n" for n in range(1, 9)),
+        encoding="utf-8")
+    (folder / "zh.txt").write_text(
+        "执行局\n2023年年会\n概要\n"
+        + "".join(f"20{n:02d}年，{n * 7}个项目惠及{n * 1000}人。\n" for n in range(1, 9) if n != 4),
+        encoding="utf-8")
+    embedder, cache = CountingEmbedder(), tmp_path / "cache"
+    first = load_corpus([folder], embedder=embedder, vector_cache=cache)
+    assert embedder.embedded == 8 + 7
+    again = load_corpus([folder], embedder=embedder, vector_cache=cache)
+    assert embedder.embedded == 8 + 7  # read from the cache
+    assert [p.text for p in again.paragraphs()] == [p.text for p in first.paragraphs()]
+    # The sentence the Chinese text lacks is shown in English only; the others pair by their figures.
+    keys = first.keys()
+    assert len(keys) == 8
+    alone = [k for k in keys if first.get(k, "zh") is None]
+    assert [first.get(k, "en").text for k in alone] == ["In 2004, 28 projects reached 4000 people."]
+    for key in keys:
+        en, zh = first.get(key, "en"), first.get(key, "zh")
+        assert zh is None or re.search(r"(\d+) people", en.text).group(1) + "人" in zh.text
