@@ -98,6 +98,20 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def tree_rss_mb(pid: int) -> float:
+    """RSS of a process and its children, now."""
+    total = 0.0
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            text = status.read_text()
+        except OSError:
+            continue
+        parent = next((int(line.split()[1]) for line in text.splitlines() if line.startswith("PPid:")), None)
+        if int(status.parent.name) == pid or parent == pid:
+            total += next((int(line.split()[1]) / 1024 for line in text.splitlines() if line.startswith("VmRSS:")), 0)
+    return total
+
+
 def measure(url: str, replicas: list[dict], others: dict[str, int], clients: int, seconds: float) -> dict:
     """``others``: name -> pid of the parts besides the replicas (nginx, the Chroma server) whose CPU is shown."""
     load(url, min(clients, 8), 3)  # warm-up: connections, caches, the first answers
@@ -109,6 +123,7 @@ def measure(url: str, replicas: list[dict], others: dict[str, int], clients: int
     mine = resource.getrusage(resource.RUSAGE_SELF)
     result["replica_peak_rss_mb"] = [round(memory.peak[r["pid"]]) for r in replicas]
     result["replica_cpu_s"] = [round(cpu_seconds(r["pid"]) - cpu_before[r["pid"]], 1) for r in replicas]
+    result["other_rss_mb"] = {name: round(tree_rss_mb(pid)) for name, pid in others.items()}
     result["other_cpu_s"] = {name: round(tree_cpu_seconds(pid) - others_before[name], 1)
                              for name, pid in others.items()}
     # Other work on the machine shows here (the load average counts runnable processes; 2 cores).
@@ -128,7 +143,8 @@ def row(name: str, r: dict) -> str:
     return (f"| {name} | {r['answers']} | {r['per_s']} | {errors}{' ' + json.dumps(r['errors']) if errors else ''} "
             f"| {r['p50_ms']} | {r['p95_ms']} | {r['p99_ms']} | {' / '.join(map(str, r['replica_peak_rss_mb']))} "
             f"| {' / '.join(map(str, r['replica_cpu_s']))} "
-            f"| {', '.join(f'{name} {cpu}' for name, cpu in r['other_cpu_s'].items())} | {r['load_generator_cpu_s']} "
+            f"| {', '.join(f'{name} {cpu}' for name, cpu in r['other_cpu_s'].items())} "
+            f"| {', '.join(f'{name} {mb}' for name, mb in r['other_rss_mb'].items())} | {r['load_generator_cpu_s']} "
             f"| {r['load_average_1min_after']} |")
 
 
@@ -158,8 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bench-cluster on {machine()}: POST /api/ask, {args.clients} concurrent clients, {args.seconds:.0f} s "
           f"each, {args.retrieval_mode} retrieval (default embedder), extractive answers, rate limit off")
     print("| setup | answers | answers/s | errors | p50 ms | p95 ms | p99 ms | peak RSS per replica MB "
-          "| replica CPU s | proxy, Chroma CPU s | load generator CPU s | load average |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+          "| replica CPU s | proxy, Chroma CPU s | proxy, Chroma RSS MB | load generator CPU s "
+          "| load average |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, result in results.items():
         print(row(name, result))
     out = args.root / "bench-cluster.json"
