@@ -387,3 +387,67 @@ def test_rate_limit_is_a_clear_message_in_the_chat(start_server, page_factory):
     third = ask(page, "Who opened the session?", answers_before=2)
 
     assert re.fullmatch(r"Too many questions from you in the last minute; try again in \d+ s\.", third)
+
+
+# --------------------------------------------------------------------------- a collection of records
+
+
+@pytest.fixture(scope="module")
+def collection_server(start_server, tmp_path_factory):
+    """Two records (test_collection's), one with a symbol; the host page's widget names one of them."""
+    from test_collection import write_records
+
+    folder = write_records(tmp_path_factory.mktemp("browser-collection"))
+    host = HostPages()
+    server = start_server(records_dir=folder, embed_origins=f'["{host.origin}"]')
+    host.pages = {"/": f"""<!doctype html><html><head><meta charset="utf-8"><title>Intranet</title></head>
+<body><h1>Alpha Council documents</h1><script src="{server.url}/embed.js" data-lang="en" data-record="ALPHA-1">
+</script></body></html>"""}
+    yield server, host
+    host.close()
+
+
+def choose_record(page, name: str) -> None:
+    page.locator("#rq-record input").click()
+    page.get_by_role("option").filter(has_text=name).first.click()
+    page.wait_for_function(f"() => document.querySelector('#rq-record input').value.includes({name!r})")
+
+
+def test_record_selector_appears_with_two_records_and_restricts_answers(collection_server, server, page_factory):
+    from test_collection import QUESTION, SYMBOL
+
+    collection, host = collection_server
+    page = page_factory("en-US")
+    open_chat(page, collection.url + "/chat/")
+    assert "All records" in page.locator("#rq-record input").input_value()
+    assert "Ask 2 records" in page.locator("#rq-header").inner_text()
+
+    choose_record(page, SYMBOL)
+    beta = ask(page, QUESTION)
+    assert "Tomas Novak" in beta and f"[{SYMBOL} ¶1]" in beta and "Moreau" not in beta
+    viewer = open_citation(page)
+    assert "Report of the Beta Committee on its second session" in viewer.locator(".rq-viewer-meta").inner_text()
+    assert SYMBOL in viewer.locator(".rq-viewer-title").inner_text()
+    screenshot(page, "chat-collection.png")
+
+    choose_record(page, "ALPHA-1")
+    alpha = ask(page, QUESTION, answers_before=1)
+    assert "Ines Moreau" in alpha and "[ALPHA-1 ¶1]" in alpha and "Novak" not in alpha
+
+    # One record loaded: no selector, citations as before.
+    single = page_factory("en-US")
+    open_chat(single, server.url + "/chat/")
+    assert single.locator("#rq-record").count() == 0 or not single.locator("#rq-record").is_visible()
+
+    # The widget's data-record keeps it to that record, and its title comes from the record.
+    widget = page_factory("en-US")
+    panel = open_widget(widget, host)
+    widget.locator("[data-recordqa-widget] iframe").wait_for()
+    widget.wait_for_function("() => document.querySelector('[data-recordqa-widget]').shadowRoot"
+                             ".querySelector('.title').textContent !== 'RecordQA'")
+    assert panel.locator(".title").inner_text() == "Report of the Alpha Council on its first session"
+    widget.frame_locator("[data-recordqa-widget] iframe").locator("#rq-question textarea").wait_for()
+    inner = next(f for f in widget.frames if "/widget/" in f.url)
+    answer = ask(inner, QUESTION)
+    assert "Ines Moreau" in answer and "Novak" not in answer
+    assert not inner.locator("#rq-record").is_visible()
