@@ -554,6 +554,8 @@ def plot_svg(results: dict, sizes: list[int], path: Path) -> None:
 
 
 def latency(query: dict, mode: str, kind: str = "retrieval") -> str:
+    if f"{kind}_p50_ms" not in query[mode]:
+        return "-"
     return f"{query[mode][f'{kind}_p50_ms']:.0f} / {query[mode][f'{kind}_p95_ms']:.0f}"
 
 
@@ -563,7 +565,8 @@ def print_summary(results: dict, sizes: list[int]) -> None:
     print(f"\nembedding rate ({rate.get('model')}): {windows.get('texts_per_s')} windows/s, "
           f"{windows.get('tokens_per_s')} tokens/s; sentences {rate.get('sentences', {}).get('texts_per_s')}/s")
     header = ("| paragraphs | build s (of it embedding) | paragraphs/s | index MB | build peak MB | app MB | "
-              "lexical p50/p95 ms | dense p50/p95 ms | hybrid p50/p95 ms | hybrid answer p50/p95 ms | vectors |")
+              "lexical p50/p95 ms | dense p50/p95 ms | hybrid p50/p95 ms | hybrid answer p50/p95 ms | "
+              "hybrid answer CPU p50/p95 ms | vectors |")
     print(header)
     print("|" + " --- |" * (header.count("|") - 1))
     for size in sizes:
@@ -576,7 +579,8 @@ def print_summary(results: dict, sizes: list[int]) -> None:
             print(f"| {size:,}{' (server)' if store else ''} | {build['build_s']:.0f} ({build['embed_s']:.0f}) "
                   f"| {build['paragraphs_per_s']:.0f} | {build['index_mb']:.0f} | {build['peak_rss_mb']:.0f} "
                   f"| {query['app_rss_mb']:.0f} | {latency(query, 'lexical')} | {latency(query, 'dense')} "
-                  f"| {latency(query, 'hybrid')} | {latency(query, 'hybrid', 'answer')} | {vectors} |")
+                  f"| {latency(query, 'hybrid')} | {latency(query, 'hybrid', 'answer')} "
+                  f"| {latency(query, 'hybrid', 'answer_cpu')} | {vectors} |")
     largest = sizes[-1]
     query, add = results.get(f"query:{largest}"), results.get(f"add:{largest}")
     if query:
