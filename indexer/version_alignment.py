@@ -180,8 +180,30 @@ def _merged_rows(matrix: np.ndarray) -> np.ndarray:
 
 # ---------------------------------------------------------------- lengths and vectors
 
-def _length(text: str) -> int:
-    return sum(1 for c in text if not c.isspace())
+def _script_lengths(text: str) -> tuple[int, int]:
+    """(CJK characters, other non-space characters) of a text."""
+    cjk = len(_CJK.findall(text))
+    return cjk, sum(1 for c in text if not c.isspace()) - cjk
+
+
+def _lengths(left: Sequence[str], right: Sequence[str]) -> tuple[np.ndarray, np.ndarray, float]:
+    """Lengths of both sides in one unit, and the ratio of right to left length in that unit.
+
+    A CJK character counts as k other characters, k chosen so that both sides have the same total
+    (Chinese to English about 1 to 3 in UN documents): then a Chinese footnote that is mostly a
+    Latin URL is as long as its English translation. Where the sides do not differ in how much CJK
+    text they hold (two Latin-script versions), k is 1 and the ratio of the totals stands."""
+    lc, lo = np.array([_script_lengths(t) for t in left], dtype=np.float64).reshape(-1, 2).T
+    rc, ro = np.array([_script_lengths(t) for t in right], dtype=np.float64).reshape(-1, 2).T
+    k = 1.0
+    cjk_gap = lc.sum() - rc.sum()
+    if abs(cjk_gap) > 0.2 * (lc.sum() + rc.sum() + lo.sum() + ro.sum()) / 2:
+        k = (ro.sum() - lo.sum()) / cjk_gap
+        if not 0.5 <= k <= 10:  # no plausible script ratio: fall back to the totals
+            k = 1.0
+    llen, rlen = lo + k * lc, ro + k * rc
+    total_l, total_r = llen.sum(), rlen.sum()
+    return llen, rlen, (total_r / total_l if total_l > 0 and total_r > 0 else 1.0)
 
 
 def _prepared(vectors: np.ndarray | None, texts: Sequence[str], side: str) -> np.ndarray | None:
@@ -219,10 +241,7 @@ class _Scorer:
         # Per side, singles (index 0) and consecutive pairs merged (index 1): (strong, confirm).
         self.anchor = {"l": ((ls, lc), (_merged_rows(ls), _merged_rows(lc))),
                        "r": ((rs, rc), (_merged_rows(rs), _merged_rows(rc)))}
-        self.llen = np.array([_length(t) for t in left], dtype=np.float64)
-        self.rlen = np.array([_length(t) for t in right], dtype=np.float64)
-        total_l, total_r = self.llen.sum(), self.rlen.sum()
-        self.ratio = total_r / total_l if total_l > 0 and total_r > 0 else 1.0
+        self.llen, self.rlen, self.ratio = _lengths(left, right)
         # Lengths, vectors and CSLS radii of single segments (index 0) and of consecutive pairs
         # (index 1: entry i stands for segments i and i+1 merged).
         self.lens = {"l": (self.llen, _pair_sums(self.llen)), "r": (self.rlen, _pair_sums(self.rlen))}
@@ -397,8 +416,26 @@ def align_with_confidence(
     groups.reverse()
     firsts = np.array([pair_rows[a][0] for a in range(n)])
     ends = firsts + np.array([len(pair_rows[a][1]) for a in range(n)])
-    return [AlignedGroup(li, ri, _confidence(li, ri, scorer, pair_rows, (firsts, ends), skip))
-            for li, ri in groups]
+    aligned = [AlignedGroup(li, ri, _confidence(li, ri, scorer, pair_rows, (firsts, ends), skip))
+               for li, ri in groups]
+    if scorer.vectors is None:
+        # Without vectors a pair's rivals (lines of similar length) are often as good as it: its
+        # confidence says little, and the path is kept as found.
+        return aligned
+    return _doubtful_pairs_unpaired(aligned, scorer.w["doubtful_pair"])
+
+
+def _doubtful_pairs_unpaired(groups: list[AlignedGroup], threshold: float) -> list[AlignedGroup]:
+    """A 1-1 pair whose confidence is under ``threshold`` split into two unpaired segments: the
+    path pairs two segments that match nothing else nearby (a heading on one side, a section
+    letter on the other), and showing them in one language each is better than a wrong pair."""
+    out: list[AlignedGroup] = []
+    for g in groups:
+        if len(g.left) == len(g.right) == 1 and g.confidence < threshold:
+            out += [AlignedGroup(g.left, (), 1.0 - g.confidence), AlignedGroup((), g.right, 1.0 - g.confidence)]
+        else:
+            out.append(g)
+    return out
 
 
 def _confidence(li: tuple[int, ...], ri: tuple[int, ...], scorer: _Scorer,
