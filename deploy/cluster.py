@@ -74,10 +74,12 @@ def render_config(*, listen: str, replicas: list[str], run_dir: Path, settings: 
         # Leaky bucket: a burst of per_minute - 1 on top of the one in hand lets exactly per_minute
         # questions through at once, then one every 60/per_minute s (the replicas' sliding window
         # lets the whole budget back after a minute; the proxy spreads it evenly).
-        limit = f"            limit_req zone=recordqa_questions burst={per_minute - 1} nodelay;"
+        burst = f" burst={per_minute - 1}" if per_minute > 1 else ""  # nginx refuses burst=0
+        limit = f"            limit_req zone=recordqa_questions{burst} nodelay;"
         retry = math.ceil(60 / per_minute)
+        dry_run = "            limit_req_dry_run on;"
     else:
-        zone, limit, retry = "", "", 1
+        zone, limit, retry, dry_run = "", "", 1, ""
     values = {
         "USER": f"user {user};" if user else "",
         "WORKERS": str(workers),
@@ -87,6 +89,7 @@ def render_config(*, listen: str, replicas: list[str], run_dir: Path, settings: 
         "KEY_ENTRIES": "\n".join(entries),
         "LIMIT_ZONE": zone,
         "LIMIT_REQ": limit,
+        "LIMIT_DRY_RUN": dry_run,
         "RETRY_AFTER_S": str(retry),
         "COOKIE_ATTRIBUTES": cookie_attributes,
         "SERVERS": "\n".join(f"        server {replica} max_fails=1 fail_timeout=5s;" for replica in replicas),
@@ -255,7 +258,9 @@ class Cluster:
         nginx_command = [nginx, "-p", str(self.run_dir), "-c", str(config), "-e", str(logs / "error.log")]
         check = subprocess.run([*nginx_command, "-t", "-q"], capture_output=True, text=True)
         if check.returncode != 0:
-            raise ClusterError(f"nginx refuses the configuration: {check.stderr.strip().splitlines()[-1]}")
+            lines = check.stderr.strip().splitlines() or [f"status {check.returncode}"]
+            reason = next((line for line in lines if "[emerg]" in line), lines[-1])
+            raise ClusterError(f"nginx refuses the configuration: {reason}")
         proxy = Child("nginx", f"http://{LOOPBACK}:{self.port}", logs / "nginx.log", stop_signal=signal.SIGQUIT)
         proxy.start([*nginx_command, "-g", "daemon off;"])
         self.children.append(proxy)

@@ -5,6 +5,7 @@ the rate limit, the chat and a re-index all go through the proxy as a user's wou
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 import signal
@@ -19,6 +20,7 @@ from test_browser import ask, browser, open_chat, page_factory  # noqa: F401 - s
 from test_first_hour import make_dry_run, stub, system  # noqa: F401 - shared fixtures
 
 from recordqa.settings import PROJECT_ROOT
+from ui.labels import label
 
 CLUSTER = PROJECT_ROOT / "deploy" / "cluster.py"
 CLUSTER_DEPS = PROJECT_ROOT / ".ci" / "cluster-deps"
@@ -121,7 +123,7 @@ def test_a_forwarded_for_header_from_a_client_is_replaced_by_the_proxy(cluster):
     assert "POST /api/ask 200" in logs and "203.0.113.9" not in logs
 
 
-def test_a_chat_through_the_proxy_shows_a_cited_answer(cluster, page_factory):  # noqa: F811
+def test_a_chat_through_the_proxy_answers_and_says_so_when_the_shared_budget_is_spent(cluster, page_factory):  # noqa: F811
     page = page_factory("en-US")
     open_chat(page, cluster["url"] + "/chat/")
 
@@ -129,6 +131,12 @@ def test_a_chat_through_the_proxy_shows_a_cited_answer(cluster, page_factory):  
 
     assert "Martha Delgado Peralta" in answer and "[¶3]" in answer
     assert any(c["name"] == "rq_route" for c in page.context.cookies())
+    # Keyless API questions count against this address, in the zone the chat's questions count in.
+    spent = [httpx.post(cluster["url"] + "/api/ask", json={"question": QUESTION}, timeout=60)
+             for _ in range(PER_MINUTE)]
+    assert spent[-1].status_code == 429
+    refused = ask(page, "When did the session open?", answers_before=1)
+    assert refused == label("en", "rate_limited", seconds=math.ceil(60 / PER_MINUTE))
 
 
 def test_a_chat_session_stays_on_one_replica_and_questions_only_enter_through_the_queue(cluster):

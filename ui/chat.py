@@ -17,6 +17,7 @@ from ui.closed_routes import ClosedRoutes
 from ui.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from ui.labels import LABELS, interface_language, label
 from ui.markup import answer_markdown, conversation_markdown, escape_text, pieces
+from ui.ratelimit import over_limit_at_proxy
 from ui.record_card import describe_records, example_questions
 from ui.service import RateLimited, Service
 from ui.shown_answers import ShownAnswers
@@ -99,6 +100,9 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
         if question.strip():
             chat.append({"role": "user", "content": escape_text(question)})
         try:
+            over_limit = over_limit_at_proxy(getattr(request, "headers", None))
+            if over_limit is not None:
+                raise RateLimited(over_limit)
             events = service.ask_stream(question, history, None, client(request), records=chosen or None)
         except QuestionError as exc:
             chat.append({"role": "assistant",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 MAX_CLIENTS = 10_000
 
@@ -53,3 +53,19 @@ class RateLimiter:
             if oldest and now - oldest[-1] < self.window_s:
                 return
             self._seen.popitem(last=False)
+
+
+OVER_LIMIT_HEADER = "x-recordqa-over-limit"
+
+
+def over_limit_at_proxy(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds to wait when the reverse proxy holding the rate limit for several replicas found this chat
+    question over its client's budget, else None. The proxy (deploy/nginx.conf.template) lets such a
+    chat question through with this header, so that the chat says so in its own words instead of
+    Gradio's bare "Error". The header can only turn a question away, so it needs no trust: a client
+    sending it refuses itself, and the proxy replaces whatever a client sent."""
+    value = (headers or {}).get(OVER_LIMIT_HEADER, "")
+    try:
+        return max(0.0, float(value)) if value else None
+    except ValueError:
+        return None
