@@ -241,6 +241,7 @@ class _Scorer:
         # Per side, singles (index 0) and consecutive pairs merged (index 1): (strong, confirm).
         self.anchor = {"l": ((ls, lc), (_merged_rows(ls), _merged_rows(lc))),
                        "r": ((rs, rc), (_merged_rows(rs), _merged_rows(rc)))}
+        self.strong_weight = [m[0] @ self.anchor_weight for m in self.anchor["r"]]
         self.llen, self.rlen, self.ratio = _lengths(left, right)
         # Lengths, vectors and CSLS radii of single segments (index 0) and of consecutive pairs
         # (index 1: entry i stands for segments i and i+1 merged).
@@ -260,6 +261,8 @@ class _Scorer:
         total = np.full(len(bs), w["bias"])
         if not len(bs):
             return total
+        if bs[-1] - bs[0] + 1 == len(bs):
+            bs = slice(int(bs[0]), int(bs[-1]) + 1)  # a view, not a copy, of the band's rows
         if self.vectors is not None:
             lvec, lrad = self.vectors["l"][left_size - 1]
             rvec, rrad = self.vectors["r"][right_size - 1]
@@ -276,14 +279,13 @@ class _Scorer:
         total += self._anchor_scores(a, left_size, bs, right_size)
         return total
 
-
-    def _anchor_scores(self, a: int, left_size: int, bs: np.ndarray, right_size: int) -> np.ndarray:
+    def _anchor_scores(self, a: int, left_size: int, bs: np.ndarray | slice, right_size: int) -> np.ndarray:
         """Shared anchors minus anchors one side asserts and the other cannot confirm, weighted by
         rarity. For sets with strong within confirm: hits = As.Bc + Bs.Ac - As.Bs and misses =
         |As| - As.Bc + |Bs| - Bs.Ac, as weighted indicator products."""
         w = self.w
         if not len(self.anchor_weight):
-            return np.zeros(len(bs))
+            return 0.0
         ls, lc = self.anchor["l"][left_size - 1]
         rs, rc = self.anchor["r"][right_size - 1]
         a_strong = ls[a] * self.anchor_weight
@@ -293,7 +295,7 @@ class _Scorer:
         bs_ac = b_strong @ a_confirm
         as_bs = b_strong @ a_strong
         hits = as_bc + bs_ac - as_bs
-        misses = a_strong.sum() - as_bc + b_strong @ self.anchor_weight - bs_ac
+        misses = a_strong.sum() - as_bc + self.strong_weight[right_size - 1][bs] - bs_ac
         return w["anchor_hit"] * hits - w["anchor_miss"] * np.minimum(misses, w["anchor_miss_cap"])
 
 
