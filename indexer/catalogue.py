@@ -35,6 +35,8 @@ class RecordInfo:
     paragraphs: int
     numbering: str
     """'own' (the record's printed numbers) or 'generated' (numbered by RecordQA: ids 'p1', 'p2', ...)."""
+    files: tuple[str, ...] = ()
+    """The record's language files, as indexed."""
 
     @property
     def name(self) -> str:
@@ -44,6 +46,7 @@ class RecordInfo:
     def as_json(self) -> dict:
         data = asdict(self)
         data["languages"] = list(self.languages)
+        data["files"] = list(self.files)
         return data
 
 
@@ -58,6 +61,7 @@ def record_info(corpus: Corpus, record_id: str, lang: str = "en") -> RecordInfo:
         languages=tuple(sorted(versions)),
         paragraphs=len(keys),
         numbering=_numbering(first),
+        files=tuple(str(r.source) for _, r in sorted(versions.items()) if r.source),
     )
 
 

@@ -137,7 +137,7 @@ def test_records_lists_each_record_with_its_symbol_languages_and_paragraphs(coll
 
 
 def test_records_json(collection, cli):
-    env, _ = collection
+    env, folder = collection
     result = cli.run(["records", "--json"], env)
 
     assert result.returncode == 0, result.stderr
@@ -145,7 +145,8 @@ def test_records_json(collection, cli):
     assert [r["id"] for r in listed] == ["ALPHA-1", "BETA-2"]
     assert listed[1] == {"id": "BETA-2", "symbol": SYMBOL,
                          "title": "Report of the Beta Committee on its second session",
-                         "languages": ["en", "zh"], "paragraphs": 3, "numbering": "own"}
+                         "languages": ["en", "zh"], "paragraphs": 3, "numbering": "own",
+                         "files": [str(folder / "BETA-2" / "en.txt"), str(folder / "BETA-2" / "zh.txt")]}
 
 
 def test_records_without_an_index_fails_in_one_line(tmp_path, jieba_cache, cli):
@@ -324,6 +325,7 @@ def test_api_records_and_the_paragraph_viewer_name_the_record(served):
     _, http = served
     listed = http.get("/api/records").json()
     assert [r["id"] for r in listed["records"]] == ["ALPHA-1", "BETA-2"]
+    assert "files" not in listed["records"][0]  # no server paths
     assert listed["title"] == {"zh": "查询 2 份记录", "en": "Ask 2 records"}
     paragraph = http.get("/api/paragraphs/BETA-2:1").json()
     assert paragraph["symbol"] == SYMBOL

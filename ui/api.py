@@ -140,7 +140,9 @@ def records(svc: ServiceDep) -> dict:
     from ui.record_card import widget_title
 
     answerer = svc.answerer
-    return {"records": [info.as_json() for info in answerer.records.values()],
+    # Server file paths are not the client's business (`recordqa records --json` shows them).
+    listed = [{k: v for k, v in info.as_json().items() if k != "files"} for info in answerer.records.values()]
+    return {"records": listed,
             "title": {lang: widget_title(answerer.index.corpus, lang) for lang in ("zh", "en")}}
 
 

@@ -8,7 +8,7 @@ import re
 from collections import Counter
 from datetime import date
 
-from indexer.catalogue import folder_examples
+from indexer.catalogue import folder_examples, record_info
 from indexer.corpus import Corpus
 from indexer.paragraph import RecordMeta
 from qa.language_pack import Packs
@@ -19,6 +19,8 @@ MANY_RECORDS = 3
 PER_RECORD = 2
 """Example questions shown per record when several are loaded."""
 TITLE_CHARS = 60
+HEADING_CHARS = 100
+"""Longer headings make no readable example question."""
 _HEADING_NUMBER = re.compile(r"^\s*(?:[IVXLC]+\.|[A-Z]\.|\d+(?:\.\d+)*\.?|[一二三四五六七八九十]+[、.．])\s*")
 
 
@@ -32,9 +34,10 @@ def describe_records(corpus: Corpus, lang: str, packs: Packs, records: tuple[str
     for record_id in chosen:
         versions = corpus.versions(record_id)
         meta = (versions.get(lang) or next(iter(versions.values()))).meta
-        short = getattr(meta, "symbol", None) or meta.title
+        info = record_info(corpus, record_id, lang)  # symbol and title from any language version
+        short = info.title or info.symbol
         described = short if len(chosen) > MANY_RECORDS and short else _describe(meta, card, lang)
-        parts.append(described or getattr(meta, "symbol", None) or record_id)
+        parts.append(described or info.title or info.symbol or record_id)
     return ("；" if lang == "zh" else "; ").join(parts)
 
 
@@ -92,23 +95,31 @@ def _record_examples(corpus: Corpus, record_id: str, packs: Packs, languages: tu
                     out.append(text)
     if len(out) < len(languages):
         # A record without a body, session or agenda items (a report, a resolution): ask about its
-        # longest-running heading.
+        # longest-running heading, the same one in every language.
+        key = _main_heading_key(versions)
         for lang in languages:
-            record = versions.get(lang)
-            template = packs[lang].record_card.get("example_heading") if record else None
-            heading = _main_heading(record) if record else None
+            paragraph = corpus.get(key, lang) if key else None
+            template = packs[lang].record_card.get("example_heading")
+            heading = _clean_heading(paragraph.section or paragraph.chapter) if paragraph else None
             if template and heading:
                 out.append(template.format(heading=heading))
     return out
 
 
-def _main_heading(record) -> str | None:
-    """The heading over the most paragraphs, its numbering ('II.', '二、', 'A.') removed."""
-    counts = Counter(p.section or p.chapter for p in record.paragraphs if p.section or p.chapter)
-    if not counts:
-        return None
-    heading = _HEADING_NUMBER.sub("", counts.most_common(1)[0][0]).strip()
-    return heading if 0 < len(heading) <= TITLE_CHARS else None
+def _main_heading_key(versions: dict) -> str | None:
+    """A paragraph under the heading over the most paragraphs (of those short enough to ask about)."""
+    for record in versions.values():
+        counts = Counter(p.section or p.chapter for p in record.paragraphs if p.section or p.chapter)
+        for heading, _ in counts.most_common():
+            if _clean_heading(heading):
+                return next(p.key for p in record.paragraphs if (p.section or p.chapter) == heading)
+    return None
+
+
+def _clean_heading(heading: str | None) -> str | None:
+    """The heading without its numbering ('II.', '二、', 'A.', '17.'), when short enough to ask about."""
+    heading = _HEADING_NUMBER.sub("", heading or "").strip()
+    return heading if 0 < len(heading) <= HEADING_CHARS else None
 
 
 def _describe(meta: RecordMeta, card: dict, lang: str) -> str | None:
