@@ -23,7 +23,7 @@ from indexer.dates import EN_DATE as _EN_DATE
 from indexer.dates import ZH_DATE as _ZH_DATE
 from indexer.dates import parse_dates as _parse_dates
 from indexer.paragraph import GENERATED, OWN, Paragraph, Record, RecordMeta, generated_id
-from indexer.unnumbered import load_layout, meta_from_masthead, segment_lines
+from indexer.unnumbered import load_layout, meta_from_masthead, out_of_place, segment_lines
 
 
 class RecordError(ValueError):
@@ -76,13 +76,18 @@ def parse_record(text: str, *, record_id: str, lang: str | None = None, source: 
     lines = text.split("\n")
     sha = hashlib.sha256(text.encode()).hexdigest()
 
-    header, paragraphs, warnings = _numbered_paragraphs(lines, name, hierarchical=_is_hierarchical(lines))
-    if paragraphs and _numbering_covers(lines, len(paragraphs)):
+    layout = load_layout(lang)
+    # Footnotes and a repeated masthead a converter left among numbered paragraphs are notes, not text.
+    aside = out_of_place(lines, layout)
+    numbered_lines = ["" if i in aside else line for i, line in enumerate(lines)]
+    header, paragraphs, warnings = _numbered_paragraphs(numbered_lines, name,
+                                                        hierarchical=_is_hierarchical(numbered_lines))
+    if paragraphs and _numbering_covers(numbered_lines, len(paragraphs)):
         return Record(
             id=record_id, lang=lang, meta=parse_header(header), paragraphs=_built(paragraphs, record_id, lang),
             source=source, sha256=sha, warnings=tuple(warnings), numbering=OWN,
+            notes=tuple(lines[i].strip() for i in sorted(aside)),
         )
-    layout = load_layout(lang)
     segmented = segment_lines([line.strip() for line in lines if line.strip()], layout)
     if not segmented.paragraphs:
         raise RecordError(f"{name}: no paragraphs found (neither numbered lines like '1. ...' "

@@ -288,3 +288,28 @@ def symbol_named_with(title: str, lines: list[str], layout: Layout) -> str | Non
         if m:
             return m.group(1)
     return None
+
+
+_NUMBERED = re.compile(r"^\d{1,4}\.\s*\S")
+
+
+def out_of_place(lines: list[str], layout: Layout) -> set[int]:
+    """Indices of ``lines`` (a numbered text, blank lines included) that a converter put among the
+    numbered paragraphs but are no text: the block of footnotes after the text, a masthead repeated
+    (``<<ODS DOC SYMBOL2>>``, a lone symbol, "United Nations") and lone references such as
+    ``E/ICEF/2023/9.``. Lines before the first numbered paragraph are the header: never counted."""
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    first = next((k for k, i in enumerate(filled) if _NUMBERED.match(lines[i].strip())), None)
+    if first is None:
+        return set()
+    text = [lines[i].strip() for i in filled]
+    # A numbered line is text whatever it says ("2. ... 第2段。" is no footnote): the notes come after the last.
+    last = max(k for k, line in enumerate(text) if _NUMBERED.match(line))
+    tail = max(_tail_start(text, first + 1, layout), last + 1)
+    dropped = {filled[k] for k in range(tail, len(text))}
+    strong = (*layout.masthead, layout.symbol, layout.organization, layout.footnote[0] if layout.footnote else None)
+    for k in range(first + 1, tail):
+        if not _NUMBERED.match(text[k]) and any(p is not None and p.search(text[k]) for p in strong):
+            dropped.add(filled[k])
+    return dropped
+

@@ -285,3 +285,20 @@ def test_alignment_vectors_are_embedded_once_per_text_and_model(tmp_path):
     for key in keys:
         en, zh = first.get(key, "en"), first.get(key, "zh")
         assert zh is None or re.search(r"(\d+) people", en.text).group(1) + "人" in zh.text
+
+
+def test_numbered_record_keeps_footnotes_and_a_repeated_masthead_out_of_its_paragraphs(tmp_path):
+    """A numbered report converted one segment per line: footnotes and the masthead repeated after
+    the text are notes, not the end of the last paragraph."""
+    path = tmp_path / "en.txt"
+    body = "".join(f"{n}. The Board reviewed item {n} and took note of the report.\n" for n in range(1, 7))
+    path.write_text("Executive Board\nAnnual session 2023\n" + body.replace("3. The", "E/ICEF/2023/9.\n3. The")
+                    + "United Nations\n<<ODS DOC SYMBOL2>>\nIbid., p. 4.\nOCHA, Global Humanitarian Overview 2023, "
+                    "p. 22.\nSee www.unicef.org/reports.\nIbid., para. 11.\n", encoding="utf-8")
+    corpus = load_corpus([path])
+    [record] = corpus.records
+    assert record.numbering == "own"
+    assert [p.number for p in record.paragraphs] == ["1", "2", "3", "4", "5", "6"]
+    assert record.paragraphs[-1].text == "The Board reviewed item 6 and took note of the report."
+    assert record.paragraphs[1].text == "The Board reviewed item 2 and took note of the report."
+    assert {"E/ICEF/2023/9.", "<<ODS DOC SYMBOL2>>", "Ibid., p. 4.", "Ibid., para. 11."} <= set(record.notes)
