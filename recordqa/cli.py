@@ -358,6 +358,10 @@ def cmd_show(args, settings: Settings) -> int:
         generated = f"{record}:p{number}" if record else f"p{number}"
         hint = f"; paragraphs RecordQA numbered itself are p1, p2, ...: did you mean {generated}?" \
             if number.isdigit() and index.corpus.resolve(generated) else ""
+        holders = [] if record else [r for r in index.corpus.record_ids
+                                     if f"{r}:{number}" in index.corpus.keys()]  # noqa: SIM118 - ours
+        if len(holders) > 1:  # 'p3' is in several records: the key names one
+            hint = f"; {number} is in {len(holders)} records: name one, e.g. {holders[0]}:{number}"
         print(f"error: no paragraph '{args.paragraph}' in the index "
               f"(records: {', '.join(index.corpus.record_ids)}){hint}", file=sys.stderr)
         return 2
