@@ -76,7 +76,10 @@ def _config() -> _Config:
 
 # ---------------------------------------------------------------- anchors
 
-_SYMBOL = re.compile(r"(?<![A-Za-z0-9/])[A-Z]{1,8}(?:/[A-Za-z0-9.\-]*[A-Za-z0-9])+")
+# A document symbol: capitals, then slash-separated parts, one of them with a digit (E/2023/L.19,
+# A/RES/70/1), so that "HIV/AIDS" stays two names.
+_SYMBOL = re.compile(r"(?<![A-Za-z0-9/])[A-Z]{1,8}(?:/[A-Za-z.\-]*[A-Za-z])*(?:/[A-Za-z.\-]*\d[A-Za-z0-9.\-]*)"
+                     r"(?:/[A-Za-z0-9.\-]*[A-Za-z0-9])*")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]*[A-Za-z0-9]|[A-Za-z]")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _ROMAN = re.compile(r"^\s*([IVXL]+)[.\s]")
