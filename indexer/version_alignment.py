@@ -17,6 +17,11 @@ and 1-2, scored by:
 - a fixed cost for leaving a segment unpaired, so that a segment present on one side only stays
   alone instead of shifting every later pair.
 
+Each group gets a confidence (``align_with_confidence``): how much better it scores than the best
+alternative for its segments. With vectors, a 1-1 pair under ``doubtful_pair`` confidence is left
+as two unpaired segments (two lines that match nothing nearby, such as a heading on one side and a
+section letter on the other, are not a translation of each other).
+
 Weights and per-language words live in ``version_alignment.tsv`` beside this module. The path is
 searched in a band around the diagonal, so the cost grows linearly with the number of segments.
 """
