@@ -422,7 +422,13 @@ def test_record_selector_appears_with_two_records_and_restricts_answers(collecti
     assert "All records" in page.locator("#rq-record input").input_value()
     assert "Ask 2 records" in page.locator("#rq-header").inner_text()
 
+    assert "Alpha Council" in page.locator("#rq-examples").inner_text()
+
     choose_record(page, SYMBOL)
+    # The examples follow the choice: BETA-2's own, from the examples.json beside it.
+    page.wait_for_function("() => document.querySelector('#rq-examples').innerText"
+                           ".includes('Who chaired the Beta Committee?')")
+    assert "Alpha Council" not in page.locator("#rq-examples").inner_text()
     beta = ask(page, QUESTION)
     assert "Tomas Novak" in beta and f"[{SYMBOL} ¶1]" in beta and "Moreau" not in beta
     viewer = open_citation(page)

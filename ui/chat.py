@@ -165,7 +165,12 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
         ) + ((gr.update(label=label(ui_lang, "examples")),) if examples_block is not None else ())
 
     def choose(ui_lang: str, chosen: str | None):
-        return gr.update(value=f"## {label(ui_lang, 'title')}\n{subtitle(ui_lang, chosen or '')}")
+        header_update = gr.update(value=f"## {label(ui_lang, 'title')}\n{subtitle(ui_lang, chosen or '')}")
+        if examples_block is None:
+            return header_update
+        # The examples follow the choice: those of the chosen record, or of every record.
+        shown = example_questions(corpus, packs, records=(chosen,)) if chosen else examples
+        return header_update, gr.update(samples=[[q] for q in shown])
 
     def initial_record(request: gr.Request):
         """``?record=ID`` (the widget's data-record) fixes the record and hides the selector; an id
@@ -234,7 +239,8 @@ def build_chat(service: Service, *, compact: bool = False) -> gr.Blocks:
         if examples_block is not None:
             relabelled.append(examples_block.dataset)
         ui_lang.change(relabel, [ui_lang, record_choice], relabelled, js=SET_LANG_JS, queue=False)
-        record_choice.change(choose, [ui_lang, record_choice], [header], queue=False)
+        record_choice.change(choose, [ui_lang, record_choice],
+                             [header] + ([examples_block.dataset] if examples_block is not None else []), queue=False)
         chatbot.like(rate, [chatbot, comment, ui_lang], [thanks, comment], queue=False)
         download.click(conversation, [chatbot, ui_lang], markdown, queue=False).then(
             None, [markdown], None, js=DOWNLOAD_JS, queue=False)
