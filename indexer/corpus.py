@@ -174,7 +174,8 @@ def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vec
     of each record (by id where all number their paragraphs, else by content). ``embedder`` (an
     ``indexer.embedder.Embedder``, multilingual) gives the content alignment passage vectors;
     without it the alignment uses shared numbers, names and lengths only. ``align=False`` skips the
-    alignment: enough to compare the files with an index's (``Corpus.aligned`` is then False).
+    content alignment: enough to compare the files with an index's (``Corpus.aligned`` is then False;
+    versions that number their paragraphs are still paired, and refused when they differ badly).
     ``vector_cache`` keeps the alignment's passage vectors per version text and model, so a build
     after another record changed does not embed this one again."""
     files = record_files(list(paths))
@@ -191,10 +192,10 @@ def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vec
         overrides = read_overrides(folder) if folder and folder.name == record_id else {}
         versions = [replace(v, meta=apply_overrides(v.meta, overrides, v.lang)) for v in versions]
         versions.sort(key=lambda v: v.lang)
-        if not align:
+        if len(versions) == 1 or all(v.numbering == OWN for v in versions):
+            aligned, notes = _by_id(record_id, versions)  # cheap: also when only reading
+        elif not align:
             aligned, notes = versions, []
-        elif len(versions) == 1 or all(v.numbering == OWN for v in versions):
-            aligned, notes = _by_id(record_id, versions)
         else:
             aligned, notes = _by_content(record_id, versions, embedder, vector_cache)
         records.extend(aligned)
