@@ -427,9 +427,11 @@ BROKEN = {
     "not-utf8": (lambda text: text.encode("utf-8") + b"\xff\xfe broken",
                  r"en\.txt: not UTF-8 text \(byte \d+\)"),
     "empty": (lambda text: b"", r"en\.txt: the file is empty"),
+    # A version lacking a few numbered paragraphs is indexed with them in one language only; one
+    # that shares fewer than 80 % of the numbers is not the same document.
     "misaligned": (
-        lambda text: text[: text.index("\n69. ")].encode("utf-8"),
-        r"record HSP-HA-1: the zh text has paragraphs 1\.\.69 \(69\) but the en text has 1\.\.68 \(68\); "
+        lambda text: text[: text.index("\n30. ")].encode("utf-8"),
+        r"record HSP-HA-1: the zh text has paragraphs 1\.\.69 \(69\) but the en text has 1\.\.29 \(29\); "
         r"language versions must align$",
     ),
 }
