@@ -20,6 +20,8 @@ EXAMPLES_FILE = "examples.json"
 either language. Not a .txt file, which would be read as one more language version. Read when the
 chat is built, so editing it needs a restart, not a re-index."""
 _GENERATED_ID = re.compile(r"^p\d+$")
+LISTED = 20
+"""Loaded record ids an unknown-record message names (a collection may hold thousands)."""
 
 
 class UnknownRecord(ValueError):
@@ -80,8 +82,12 @@ def choose_records(chosen, loaded: list[str]) -> tuple[str, ...]:
         raise UnknownRecord("record ids must be strings")
     unknown = [i for i in ids if i not in loaded]
     if unknown:
-        raise UnknownRecord(f"unknown record {', '.join(repr(i[:80]) for i in unknown)}; loaded records: "
-                            f"{', '.join(loaded)}")
+        # A few of them, each cut short: the message echoes what a client sent.
+        named = ", ".join(repr(i[:80]) for i in unknown[:3]) + (f" (and {len(unknown) - 3} more)" if len(unknown) > 3
+                                                                else "")
+        listed = ", ".join(loaded[:LISTED]) + (f" and {len(loaded) - LISTED} more (`recordqa records`)"
+                                               if len(loaded) > LISTED else "")
+        raise UnknownRecord(f"unknown record {named}; loaded records: {listed}")
     if set(ids) == set(loaded):
         return ()
     return tuple(dict.fromkeys(ids))

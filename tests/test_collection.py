@@ -337,3 +337,17 @@ def test_embed_script_passes_data_record_to_the_widget(served):
     _, http = served
     script = http.get("/embed.js").text
     assert "script.dataset.record" in script and "&record=" in script
+
+
+def test_unknown_record_message_stays_one_short_line_for_large_collections_and_requests():
+    from indexer.catalogue import UnknownRecord, choose_records
+
+    loaded = [f"REC-{i}" for i in range(500)]
+    with pytest.raises(UnknownRecord) as refused:
+        choose_records([f"NOPE-{i}" * 20 for i in range(1000)], loaded)
+
+    message = str(refused.value)
+    assert "\n" not in message and len(message) < 700
+    assert "(and 997 more)" in message and message.endswith("REC-19 and 480 more (`recordqa records`)")
+    assert choose_records(["REC-1", "REC-1"], loaded) == ("REC-1",)
+    assert choose_records(None, loaded) == () == choose_records([], loaded)

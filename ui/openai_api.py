@@ -26,7 +26,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterable, Iterator
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
@@ -82,9 +82,9 @@ class ChatRequest(BaseModel):
         f"user/assistant messages are the history: only the last {MAX_HISTORY_TURNS} are kept, and of those the "
         "answer path reads the last few user turns (the history_turns setting). System messages are ignored.")
     stream: bool = False
-    record: str | list[str] | None = Field(
-        None, description="RecordQA's extra field: search only this record or these records (ids as `GET "
-        "/api/records` lists them); default: every record. Unknown ids: 422 `unknown_record`.")
+    record: Annotated[str, Field(max_length=200)] | list[Annotated[str, Field(max_length=200)]] | None = Field(
+        None, max_length=100, description="RecordQA's extra field: search only this record or these records (ids "
+        "as `GET /api/records` lists them); default: every record. Unknown ids: 422 `unknown_record`.")
 
 
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict]]:
