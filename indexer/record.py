@@ -38,6 +38,8 @@ _PARAGRAPH = re.compile(r"^(\d{1,4})\.\s*(.*)$")
 _SUB_PARAGRAPH = re.compile(r"^(\d{1,3})\.(\d{1,3}|[a-z])\s+(\S.*)$")
 _CHAPTER = re.compile(r"^(?:([一二三四五六七八九十]+)、|([IVXLC]+)\.\s)\s*(.+)$")
 _SECTION = re.compile(r"^([A-Z])\.\s+(.+)$")
+# A numeral alone on its line, its title on the next (documents converted one segment per line).
+_LONE_NUMERAL = re.compile(r"^(?:[一二三四五六七八九十]+[、.．]|[IVXLC]+\.|[A-Z]\.)$")
 _LIST_ITEM = re.compile(r"^(\d{1,3}\.|\([a-z]{1,4}\)|[-•·–])\s*")
 _AGENDA = re.compile(
     r"(?:议程项目|agenda items?)\s*(\d+(?:\s*(?:[-–、,，和至]|and|to)\s*\d+)*)", re.IGNORECASE
@@ -140,6 +142,7 @@ def _numbered_paragraphs(lines: list[str], name: str, *, hierarchical: bool
     top, goal = 0, None  # top-level paragraphs so far; the last one's line (heading of its targets)
     seen: set[str] = set()
     gap = False  # a blank line since the last content line
+    titled = kind = None  # 'chapter'/'section' when the line above was a numeral alone
 
     for lineno, raw in enumerate(lines, 1):
         line = raw.strip()
@@ -165,6 +168,15 @@ def _numbered_paragraphs(lines: list[str], name: str, *, hierarchical: bool
                 {"number": number, "text": numbered.group(2).strip(), "chapter": chapter,
                  "section": section, "agenda_item": item}
             )
+        elif titled and not numbered and _is_title(line):  # the title of a numeral heading above
+            if titled == "chapter":
+                chapter = f"{chapter} {line}"
+                chapter_item = _agenda_item(chapter)
+            else:
+                section = f"{section} {line}"
+                section_item = _agenda_item(section)
+            titled, gap = None, False
+            continue
         elif (kind := _heading_kind(line, chapters_seen, section_letter, gap or not paragraphs)) == "chapter":
             chapter, section, section_item, section_letter = line, None, None, ""
             chapter_item = _agenda_item(line)
@@ -181,8 +193,13 @@ def _numbered_paragraphs(lines: list[str], name: str, *, hierarchical: bool
                     f"kept inside paragraph {paragraphs[-1]['number']}"
                 )
             paragraphs[-1]["text"] = _join(paragraphs[-1]["text"], line, gap)
+        titled = kind if kind and _LONE_NUMERAL.match(line) else None
         gap = False
     return header, paragraphs, warnings
+
+
+def _is_title(line: str) -> bool:
+    return len(line) <= _HEADING_MAX_CHARS and not line.endswith(_SENTENCE_END)
 
 
 def read_record(path: Path, *, record_id: str | None = None, lang: str | None = None) -> Record:
@@ -236,6 +253,12 @@ def parse_header(lines: list[str]) -> RecordMeta:
 def _heading_kind(line: str, chapters_seen: int, section_letter: str, after_gap: bool) -> str | None:
     """'chapter', 'section' or None. Letters such as C, I and L read as both a Roman numeral and a
     section letter, so the one that continues the current sequence wins."""
+    if _LONE_NUMERAL.match(line):
+        letter = line[:-1]
+        next_letter = chr(ord(section_letter) + 1) if section_letter else "A"
+        if len(letter) == 1 and "A" <= letter <= "Z" and (letter == next_letter or letter not in "IVXLC"):
+            return "section"
+        return "chapter"
     chapter = _is_heading(line, _CHAPTER)
     section = after_gap and _is_heading(line, _SECTION)
     if chapter and section:

@@ -302,3 +302,15 @@ def test_numbered_record_keeps_footnotes_and_a_repeated_masthead_out_of_its_para
     assert record.paragraphs[-1].text == "The Board reviewed item 6 and took note of the report."
     assert record.paragraphs[1].text == "The Board reviewed item 2 and took note of the report."
     assert {"E/ICEF/2023/9.", "<<ODS DOC SYMBOL2>>", "Ibid., p. 4.", "Ibid., para. 11."} <= set(record.notes)
+
+
+def test_numbered_record_with_numerals_alone_on_their_lines(tmp_path):
+    """'I.' / '一.' alone and the heading's title on the next line head the paragraphs below them;
+    neither is glued to the paragraph above."""
+    path = tmp_path / "zh.txt"
+    path.write_text("执行局\n一.\n导言\n1. 会议开幕。\n2. 通过议程。\n二.\n选举主席团成员\n3. 选举主席。\n"
+                    "A.\n4. 会议闭幕。\n", encoding="utf-8")
+    [record] = load_corpus([path]).records
+    assert [(p.number, p.chapter, p.section, p.text) for p in record.paragraphs] == [
+        ("1", "一. 导言", None, "会议开幕。"), ("2", "一. 导言", None, "通过议程。"),
+        ("3", "二. 选举主席团成员", None, "选举主席。"), ("4", "二. 选举主席团成员", "A.", "会议闭幕。")]
