@@ -3,7 +3,7 @@
 Layout of the index folder::
 
     current.json          -> {"build": "<build id>"}; replaced atomically, the only switch
-    builds/<build id>/    records.json, lexical/<lang>/, chroma/, sentences.npy + sentences.json,
+    builds/<build id>/    records.json, lexical/<lang>/, chroma/, sentences.npy + sentences.json, windows.json,
                           manifest.json (written last)
     .lock                 one build at a time
 
@@ -53,6 +53,7 @@ from indexer.manifest import (
     Manifest,
     ManifestError,
     build_problems,
+    corpus_from_json,
     corpus_to_json,
     dense_only,
     file_entries,
@@ -75,6 +76,9 @@ from indexer.tokenize import TOKENIZER_VERSION, Tokenizer
 
 SENTENCE_VECTORS = "sentences.npy"
 SENTENCE_ROWS = "sentences.json"
+WINDOWS = "windows.json"
+"""Where each paragraph's embedding windows are in its text ('<key>\t<lang>' -> [[start, end], ...]):
+the next build reuses them for paragraphs whose text did not change (counting tokens is slow)."""
 
 
 @dataclass(frozen=True)
@@ -392,14 +396,19 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
                  force: bool = False) -> BuildSummary:
     build_id = folder.name
     folder.mkdir(parents=True)
+    previous = PreviousBuild.read(live, live_manifest, tokenizer=tokenizer, index_key=index_key,
+                                  model=embedders[0].name if embedders else None)
     step.now = "the records (records.json)"
     (folder / "records.json").write_text(json.dumps(corpus_to_json(corpus), ensure_ascii=False),
                                          encoding="utf-8")
     for lang in corpus.languages:
         step.now = f"the lexical index (lexical/{lang})"
         paragraphs = [p for p in corpus.paragraphs() if p.lang == lang]
+        tokens = [previous.tokens(p) for p in paragraphs]
         LexicalIndex.build(
-            lang, [p.key for p in paragraphs], [tokenizer.tokens(lexical_text(p), lang) for p in paragraphs],
+            lang, [p.key for p in paragraphs],
+            [t if t is not None else tokenizer.tokens(lexical_text(p), lang) for t, p in zip(tokens, paragraphs,
+                                                                                            strict=True)],
             k1=bm25_k1, b=bm25_b,
         ).save(folder / "lexical" / lang)
 
@@ -410,7 +419,12 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
     written: VectorsWritten | None = None
     if embedders:
         embedder = embedders[0]
-        entries, revisions = with_revisions(_vector_entries(corpus, embedder), server=bool(chroma_url))
+        served = [p for p in corpus.paragraphs() if embedder.languages is None or p.lang in embedder.languages]
+        windows = {(p.key, p.lang): previous.windows(p, embedder) for p in served}
+        (folder / WINDOWS).write_text(json.dumps(
+            {f"{p.key}\t{p.lang}": _spans(lexical_text(p), windows[(p.key, p.lang)]) for p in served},
+            ensure_ascii=False), encoding="utf-8")
+        entries, revisions = with_revisions(_vector_entries(corpus, embedder, windows), server=bool(chroma_url))
         usable = _reusable(live_manifest, index_key, embedder.name)
         if chroma_url:
             step.now = f"the vectors to the Chroma server at {chroma_url}"
@@ -424,7 +438,7 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
         embedded, reused, entries_total = written.embedded, len(entries) - written.embedded, len(entries)
         step.now = f"the sentence vectors ({SENTENCE_VECTORS})"
         n_sentences, sentences_embedded, sentences_reused = _write_sentence_vectors(
-            folder, corpus, embedder, _previous_sentences(live, embedder.name), progress=progress, log=log)
+            folder, corpus, embedder, previous_sentences(live, embedder.name), progress=progress, log=log)
         dense_info = {"model": embedder.name, "label": embedder.label,
                       "languages": sorted(embedder.languages) if embedder.languages else None,
                       "dimensions": embedder.dimensions, "reason": dense_reason,
@@ -460,45 +474,143 @@ def sentence_rows(corpus: Corpus, embedder: Embedder) -> list[dict]:
     ]
 
 
-def _write_sentence_vectors(folder: Path, corpus: Corpus, embedder: Embedder, previous: dict[str, np.ndarray],
+@dataclass(frozen=True)
+class SentenceSource:
+    """The live build's sentence vectors: text -> row of a memory-mapped matrix."""
+
+    rows: dict[str, int]
+    matrix: np.ndarray
+
+    def __contains__(self, text: str) -> bool:
+        return text in self.rows
+
+
+NO_SENTENCES = SentenceSource({}, np.zeros((0, 0), dtype=np.float32))
+
+
+def _write_sentence_vectors(folder: Path, corpus: Corpus, embedder: Embedder, previous: SentenceSource,
                             *, progress: bool, log: Callable[[str], None]) -> tuple[int, int, int]:
-    """Embed the sentences not in ``previous`` (text -> vector), write both files.
-    Returns (rows, texts embedded, rows reused); a sentence repeated in the record is embedded once."""
+    """Embed the sentences not in ``previous``, write both files; the others' rows are copied from
+    the live build's matrix in one gather. Returns (rows, texts embedded, rows reused); a sentence
+    repeated in the records is embedded once."""
     rows = sentence_rows(corpus, embedder)
     todo = list(dict.fromkeys(row["text"] for row in rows if row["text"] not in previous))
-    vectors = dict(previous)
+    fresh: dict[str, int] = {}
+    vectors = np.zeros((0, embedder.dimensions), dtype=np.float32)
     if todo:
         log(f"embedding {len(todo)} sentences with {embedder.name}")
-        vectors.update(zip(todo, embedder.embed_documents(todo, progress=progress), strict=True))
-    matrix = (np.stack([vectors[row["text"]] for row in rows]) if rows
-              else np.zeros((0, embedder.dimensions))).astype(np.float32)
+        vectors = np.asarray(embedder.embed_documents(todo, progress=progress), dtype=np.float32)
+        fresh = {text: i for i, text in enumerate(todo)}
+    matrix = np.empty((len(rows), embedder.dimensions), dtype=np.float32)
+    old = [(i, previous.rows[row["text"]]) for i, row in enumerate(rows) if row["text"] not in fresh]
+    new = [(i, fresh[row["text"]]) for i, row in enumerate(rows) if row["text"] in fresh]
+    if old:
+        target, source = zip(*old, strict=True)
+        order = np.argsort(source)  # read the memory map front to back
+        matrix[np.asarray(target)[order]] = previous.matrix[np.asarray(source)[order]]
+    if new:
+        target, source = zip(*new, strict=True)
+        matrix[list(target)] = vectors[list(source)]
     np.save(folder / SENTENCE_VECTORS, matrix)
     (folder / SENTENCE_ROWS).write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    return len(rows), len(todo), sum(row["text"] in previous for row in rows)
+    return len(rows), len(todo), len(old)
 
 
-def _previous_sentences(live: Path | None, model: str) -> dict[str, np.ndarray]:
-    """Sentence text -> vector from the live build, when the same model embedded it."""
+def previous_sentences(live: Path | None, model: str) -> SentenceSource:
+    """The live build's sentence vectors, when the same model embedded them."""
     if live is None or not (live / SENTENCE_VECTORS).exists() or not (live / SENTENCE_ROWS).exists():
-        return {}
+        return NO_SENTENCES
     try:
         if Manifest.read(live / MANIFEST).dense.get("model") != model:
-            return {}
+            return NO_SENTENCES
         rows = json.loads((live / SENTENCE_ROWS).read_text(encoding="utf-8"))
-        matrix = np.load(live / SENTENCE_VECTORS)
+        matrix = np.load(live / SENTENCE_VECTORS, mmap_mode="r")
     except (OSError, ValueError, ManifestError):
-        return {}  # nothing to reuse from a damaged build: everything is embedded again
+        return NO_SENTENCES  # nothing to reuse from a damaged build: everything is embedded again
     if len(rows) != len(matrix):
-        return {}
-    return {row["text"]: matrix[i] for i, row in enumerate(rows)}
+        return NO_SENTENCES
+    return SentenceSource({row["text"]: i for i, row in enumerate(rows)}, matrix)
 
 
-def _vector_entries(corpus: Corpus, embedder: Embedder) -> list[VectorEntry]:
+class PreviousBuild:
+    """What the next build can take from the live one instead of computing it again: the search
+    tokens and the embedding windows of every paragraph whose text is unchanged (tokenizing and
+    counting model tokens cost milliseconds per paragraph: minutes at 100,000)."""
+
+    def __init__(self, texts: dict[tuple[str, str], str], tokens: dict[tuple[str, str], list[str]],
+                 spans: dict[tuple[str, str], list]) -> None:
+        self._texts, self._tokens, self._spans = texts, tokens, spans
+
+    @classmethod
+    def read(cls, live: Path | None, manifest: Manifest | None, *, tokenizer: Tokenizer, index_key: str,
+             model: str | None) -> PreviousBuild:
+        """Nothing is reused from a build made with another tokenizer (tokens) or other index
+        settings and model (windows), nor from files that cannot be read."""
+        if live is None or manifest is None:
+            return cls({}, {}, {})
+        try:
+            records = json.loads((live / "records.json").read_text(encoding="utf-8"))
+            texts = {(p.key, p.lang): lexical_text(p) for p in corpus_from_json(records).paragraphs()}
+        except (OSError, ValueError, KeyError, TypeError):
+            return cls({}, {}, {})
+        tokens: dict[tuple[str, str], list[str]] = {}
+        if manifest.tokenizer == tokenizer_signature(tokenizer):
+            for folder in sorted((live / "lexical").iterdir()) if (live / "lexical").is_dir() else []:
+                try:
+                    docs = json.loads((folder / "docs.json").read_text(encoding="utf-8"))
+                    tokens.update(((key, docs["lang"]), toks)
+                                  for key, toks in zip(docs["keys"], docs["doc_tokens"], strict=True))
+                except (OSError, ValueError, KeyError, TypeError):
+                    continue
+        spans: dict[tuple[str, str], list] = {}
+        if model and manifest.index_key == index_key and manifest.dense.get("model") == model:
+            try:
+                listed = json.loads((live / WINDOWS).read_text(encoding="utf-8"))
+                spans = {tuple(name.split("\t", 1)): value for name, value in listed.items()}
+            except (OSError, ValueError, AttributeError):
+                spans = {}
+        return cls(texts, tokens, spans)
+
+    def _unchanged(self, paragraph: Paragraph) -> bool:
+        return self._texts.get((paragraph.key, paragraph.lang)) == lexical_text(paragraph)
+
+    def tokens(self, paragraph: Paragraph) -> list[str] | None:
+        """The paragraph's search tokens in the live build, or None when they must be computed."""
+        found = self._tokens.get((paragraph.key, paragraph.lang))
+        return found if found is not None and self._unchanged(paragraph) else None
+
+    def windows(self, paragraph: Paragraph, embedder: Embedder) -> list[str]:
+        text = lexical_text(paragraph)
+        spans = self._spans.get((paragraph.key, paragraph.lang))
+        if spans is not None and self._unchanged(paragraph):
+            return [text[span[0] : span[1]] if isinstance(span, list) else span for span in spans]
+        return embedder.windows(text)
+
+
+def _spans(text: str, windows: list[str]) -> list:
+    """Each window as [start, end] in ``text`` (windows are slices of it, in order), or as its own
+    text when it is not found there."""
+    out: list = []
+    position = 0
+    for window in windows:
+        start = text.find(window, position)
+        if start < 0:
+            out.append(window)
+            continue
+        out.append([start, start + len(window)])
+        position = start
+    return out
+
+
+def _vector_entries(corpus: Corpus, embedder: Embedder,
+                    windows: dict[tuple[str, str], list[str]] | None = None) -> list[VectorEntry]:
     entries = []
     for paragraph in corpus.paragraphs():
         if embedder.languages is not None and paragraph.lang not in embedder.languages:
             continue
-        for window, text in enumerate(embedder.windows(lexical_text(paragraph))):
+        texts = windows[(paragraph.key, paragraph.lang)] if windows is not None \
+            else embedder.windows(lexical_text(paragraph))
+        for window, text in enumerate(texts):
             entries.append(VectorEntry(
                 id=f"{paragraph.key}:{paragraph.lang}:{window}",
                 text=text,

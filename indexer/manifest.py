@@ -20,7 +20,7 @@ HASH_LIMIT = 4 * 1024 * 1024
 """Files up to this size are hashed when a build is opened (a few ms); larger ones are checked by size."""
 REWRITTEN_ON_OPEN = ("chroma/",)
 """Chroma rewrites its files whenever a client opens them: only their presence can be checked."""
-DENSE_FILES = ("chroma/", "sentences.")
+DENSE_FILES = ("chroma/", "sentences.", "windows.")
 """Files only dense retrieval reads; without them the build still answers lexically."""
 SQLITE_HEADER = b"SQLite format 3\x00"
 

@@ -27,7 +27,7 @@ from indexer.live import LiveIndex
 from indexer.manifest import Manifest
 from indexer.sentences import split_sentences, splitter_digest
 from indexer.store import ChromaStore, VectorEntry, where_all
-from recordqa.factories import ensure_index, make_embedders, make_tokenizer, stale_reasons
+from recordqa.factories import ensure_index, make_answerer, make_embedders, make_tokenizer, stale_reasons
 from recordqa.settings import PROJECT_ROOT
 
 PARAGRAPHS = 69
@@ -534,3 +534,64 @@ def test_where_all_builds_filters_chroma_accepts(tmp_path):
     assert [h.id for h in store.query(query, 3, where=both)] == ["a"]
     assert [h.id for h in store.query(query, 3, where=where_all(lang="en"))] == ["a", "b"]
     assert [h.id for h in store.query(query, 3, where=where_all(pending=False, lang="zh"))] == ["c"]
+
+
+# --------------------------------------------------------------------------- one record of several
+
+
+def test_reindexing_one_of_two_records_writes_only_its_vectors_and_a_removed_record_leaves_search(
+        tmp_path, dense_settings):
+    records = copy_records(tmp_path)
+    part = records / "HSP-HA-1-PART"  # a second record: the first 20 paragraphs of the shipped one
+    part.mkdir()
+    for lang in ("en", "zh"):
+        text = (records / "HSP-HA-1" / f"{lang}.txt").read_text(encoding="utf-8")
+        (part / f"{lang}.txt").write_text(text[: text.index("\n21. ")] + "\n", encoding="utf-8")
+    settings = dense_settings.model_copy(update={"records_dir": records})
+    embedders, dense = make_embedders(settings)
+    first = ensure_index(settings, embedders=embedders, dense=dense, progress=False)
+    assert first.revised == ("HSP-HA-1-PART:en", "HSP-HA-1-PART:zh", "HSP-HA-1:en", "HSP-HA-1:zh")
+    first_manifest = Manifest.read(current_build(settings.index_dir) / "manifest.json")
+    en = records / "HSP-HA-1" / "en.txt"
+    en.write_text(en.read_text(encoding="utf-8").replace("Sweden, Turkey and", "Sweden, Türkiye and"),
+                  encoding="utf-8")
+
+    changed = ensure_index(settings, embedders=embedders, dense=dense, progress=False)
+
+    assert changed.describe().endswith("; vectors written for HSP-HA-1:en")
+    assert 0 < changed.embedded < 5, "only the changed windows of one paragraph are embedded"
+    manifest = Manifest.read(current_build(settings.index_dir) / "manifest.json")
+    revisions, before = manifest.vectors["revisions"], first_manifest.vectors["revisions"]
+    assert [v for v in revisions if revisions[v] != before[v]] == ["HSP-HA-1:en"]
+    store = ChromaStore.on_disk(current_build(settings.index_dir) / "chroma")
+    assert store.count() == changed.vector_entries == first.vector_entries
+    assert any("Türkiye" in e.text for e in store.entries())
+    # The updated index answers as one built from scratch does.
+    scratch = settings.model_copy(update={"index_dir": tmp_path / "scratch"})
+    ensure_index(scratch, embedders=embedders, dense=dense, progress=False)
+    answerers = [make_answerer(s, embedders=embedders) for s in (settings, scratch)]
+    cited = 0
+    for question in ("Who was elected President of the first session of the UN-Habitat Assembly?",
+                     "Which Member States were represented?", "人居大会第一届会议选举谁为主席？"):
+        updated, fresh = (answerer.ask(question).public_json() for answerer in answerers)
+        for answer in (updated, fresh):
+            answer.pop("timings_ms"), answer.pop("answer_id", None)
+        assert updated == fresh
+        cited += bool(updated["citations"])
+    assert cited >= 2
+
+    shutil.rmtree(part)
+    removed = ensure_index(settings, embedders=embedders, dense=dense, progress=False)
+
+    assert removed.describe().endswith("; vectors written for no record, removed for HSP-HA-1-PART:en, "
+                                       "HSP-HA-1-PART:zh")
+    assert removed.embedded == 0 and removed.paragraphs == PARAGRAPHS
+    index = LiveIndex.open(settings.index_dir)
+    assert index.corpus.record_ids == ["HSP-HA-1"]
+    assert index.store.count() == removed.vector_entries
+    question = "Who was elected President of the first session of the UN-Habitat Assembly?"
+    hits = index.store.query(embedders[0].embed_query(question), removed.vector_entries)
+    assert len(hits) == removed.vector_entries and {h.metadata["record"] for h in hits} == {"HSP-HA-1"}
+    assert all(key.startswith("HSP-HA-1:") for lexical in index.lexical.values() for key in lexical.keys)
+    answer = make_answerer(settings, index=index, embedders=embedders).ask(question)
+    assert {c.record for c in answer.citations} == {"HSP-HA-1"}
