@@ -208,8 +208,8 @@ class Cluster:
             "GRADIO_ANALYTICS_ENABLED": "False",
             "ANONYMIZED_TELEMETRY": "False",
         })
-        if "chroma_url" in Settings.model_fields:
-            env["RECORDQA_CHROMA_URL"] = chroma_url
+        # The vectors: on the one Chroma server, for the indexer and every replica alike.
+        env["RECORDQA_CHROMA_URL"] = chroma_url
         return env
 
     def start(self) -> dict:
@@ -270,8 +270,7 @@ class Cluster:
             "url": proxy.url + "/",
             "index_dir": str(self.index_dir),
             "nginx": {"pid": proxy.process.pid, "config": str(config), "access_log": str(logs / "access.log")},
-            "chroma": {"url": chroma.url, "pid": chroma.process.pid, "path": str(self.run_dir / "chroma"),
-                       "used": "chroma_url" in Settings.model_fields},
+            "chroma": {"url": chroma.url, "pid": chroma.process.pid, "path": str(self.run_dir / "chroma")},
             "replicas": [{"url": r.url, "pid": r.process.pid, "log": str(r.log)} for r in replicas],
         }
         (self.run_dir / "cluster.json").write_text(json.dumps(state, indent=2), encoding="utf-8")

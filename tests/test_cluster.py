@@ -36,8 +36,10 @@ def nginx_present() -> bool:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, cli, jieba_cache):
-    """The whole arrangement on a tmp index of the shipped record (lexical, extractive answers), a
-    limit of PER_MINUTE questions per client and two API keys; its state from cluster.json."""
+    """The whole arrangement on a tmp index of the shipped record, a limit of PER_MINUTE questions per
+    client and two API keys; its state from cluster.json. Dense retrieval is off (a real embedder
+    takes minutes to index on a busy 2-core machine, a random tiny one makes answers arbitrary), so
+    the Chroma server runs unused here; tests/test_chroma_server.py answers through one."""
     if not nginx_present():
         # Not installed, as on a machine where `make test` did not run: install it the way make test does.
         subprocess.run([str(CLUSTER_DEPS)], capture_output=True, text=True)
@@ -89,6 +91,7 @@ def test_the_cluster_prints_its_url_and_every_part_listens_on_loopback(cluster):
     assert line.startswith(f"RecordQA cluster is serving at {cluster['url']}/ (nginx)"), line
     assert all(part["url"].startswith("http://127.0.0.1:") for part in [*cluster["replicas"], cluster["chroma"]])
     assert len(cluster["replicas"]) == 2
+    assert httpx.get(cluster["chroma"]["url"] + "/api/v2/heartbeat", timeout=10).status_code == 200
 
 
 def test_questions_through_the_proxy_get_cited_answers_from_both_replicas(cluster):
