@@ -64,6 +64,7 @@ from indexer.manifest import (
 from indexer.paragraph import Paragraph
 from indexer.sentences import split_sentences, splitter_digest
 from indexer.store import (
+    BUILD_TIMEOUT_S,
     COLLECTION,
     REVISION,
     ChromaServerStore,
@@ -761,7 +762,7 @@ def _write_server_vectors(url: str, entries: list[VectorEntry], revisions: dict[
     same = usable.get("store") == "server" and bool(usable.get("collection"))
     collection = usable["collection"] if same else _collection_name(index_key)
     previous: dict[str, str] = dict(usable.get("revisions", {})) if same else {}
-    store = ChromaServerStore(url, collection, create=True)
+    store = ChromaServerStore(url, collection, create=True, timeout_s=BUILD_TIMEOUT_S)
     trusted = set() if force else set(previous.values())
     expected: dict[str, int] = {}
     for entry in entries:

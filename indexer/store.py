@@ -41,6 +41,8 @@ REVISION = "rev"
 SERVER_TIMEOUT_S = 5.0
 """A request to the Chroma server that takes longer fails: a hung server must not stall answers."""
 SERVER_CONNECT_TIMEOUT_S = 2.0
+BUILD_TIMEOUT_S = 120.0
+"""A build waits longer: a server busy compacting a large collection may take seconds per batch."""
 RECONNECT_AFTER_S = 2.0
 """After a failure, how long requests fail at once before the server is tried again."""
 
@@ -249,6 +251,7 @@ class ChromaServerStore:
         """Run ``action(collection)``; a transport failure becomes VectorStoreUnavailable, and the
         next call after RECONNECT_AFTER_S connects again."""
         import httpx
+        from chromadb.errors import ChromaError
 
         collection = self._collection
         if collection is None:
@@ -258,7 +261,7 @@ class ChromaServerStore:
                 try:
                     self._collection = collection = self._connect()
                     self._failed_at = None
-                except (httpx.HTTPError, OSError, ValueError) as exc:
+                except (httpx.HTTPError, OSError, ValueError, ChromaError) as exc:
                     if _missing_collection(exc):
                         raise VectorStoreUnavailable(
                             f"{UNREACHABLE}the Chroma server at {self.url} has no collection "
@@ -267,7 +270,9 @@ class ChromaServerStore:
                     raise VectorStoreUnavailable(server_unreachable(self.url, self._failure)) from exc
         try:
             return action(collection)
-        except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+        except (httpx.TransportError, httpx.HTTPStatusError, ChromaError) as exc:
+            # ChromaError: the server answered with an error (its internal failure, a collection
+            # deleted under us); dense search is as unavailable as when it does not answer.
             with self._lock:
                 self._collection = None
                 self._fail(exc)
@@ -328,7 +333,10 @@ class ChromaServerStore:
         """Entries this build sees (all entries when it is not limited to revisions)."""
         if self.revisions is None:
             return self._call(lambda c: c.count())
-        return sum(self.revision_counts(self.revisions).values())
+        if not self.revisions:
+            return 0
+        # Ids only: at 100,000 paragraphs the metadata would be megabytes more.
+        return len(self._call(lambda c: c.get(where=self._live(None), include=[]))["ids"])
 
     def problem(self) -> str | None:
         """Why dense search cannot use the server now, or None; one heartbeat, cheap."""
@@ -348,7 +356,7 @@ def _why(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, httpx.HTTPStatusError):
         return f"HTTP {exc.response.status_code}"
-    return type(exc).__name__
+    return f"{type(exc).__name__}: {str(exc)[:200]}" if str(exc) else type(exc).__name__
 
 
 def _missing_collection(exc: BaseException) -> bool:
@@ -357,7 +365,7 @@ def _missing_collection(exc: BaseException) -> bool:
     return isinstance(exc, NotFoundError) or "does not exist" in str(exc).lower()
 
 
-def drop_server_revisions(url: str, collection: str, keep: set[str], *, timeout_s: float = SERVER_TIMEOUT_S
+def drop_server_revisions(url: str, collection: str, keep: set[str], *, timeout_s: float = BUILD_TIMEOUT_S
                           ) -> None:
     """Delete the collection's entries whose revision is not in ``keep`` (the whole collection when
     ``keep`` is empty). Raises VectorStoreUnavailable."""
