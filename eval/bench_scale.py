@@ -495,7 +495,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 SERIES = (("lexical", "retrieval", "#1f77b4"), ("dense", "retrieval", "#ff7f0e"), ("hybrid", "retrieval", "#2ca02c"),
-          ("hybrid", "answer", "#d62728"))
+          ("hybrid", "answer", "#d62728"), ("hybrid", "answer_cpu", "#9467bd"))
+LABELS = {"retrieval": "retrieval", "answer": "answer", "answer_cpu": "answer, CPU time"}
 
 
 def plot_svg(results: dict, sizes: list[int], path: Path) -> None:
@@ -505,7 +506,7 @@ def plot_svg(results: dict, sizes: list[int], path: Path) -> None:
 
     points = {(mode, kind): [(size, results[f"query:{size}"][mode][f"{kind}_p50_ms"],
                               results[f"query:{size}"][mode][f"{kind}_p95_ms"])
-                             for size in sizes if f"query:{size}" in results]
+                             for size in sizes if f"{kind}_p50_ms" in results.get(f"query:{size}", {}).get(mode, {})]
               for mode, kind, _ in SERIES}
     values = [v for series in points.values() for _, p50, p95 in series for v in (p50, p95)]
     if not values:
@@ -544,7 +545,7 @@ def plot_svg(results: dict, sizes: list[int], path: Path) -> None:
             out.append(f'<polyline points="{line}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
         out += [f'<circle cx="{x(p[0]):.1f}" cy="{y(p[c]):.1f}" r="3" fill="{colour}"/>'
                 for p in series for c in (1, 2)]
-        label = f"{mode} {'answer' if kind == 'answer' else 'retrieval'}"
+        label = f"{mode} {LABELS[kind]}"
         out.append(f'<line x1="{width - right + 6}" x2="{width - right + 26}" y1="{top + 20 + 18 * n}" '
                    f'y2="{top + 20 + 18 * n}" stroke="{colour}" stroke-width="2"/>')
         out.append(f'<text x="{width - right + 30}" y="{top + 24 + 18 * n}">{label}</text>')
