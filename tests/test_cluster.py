@@ -118,6 +118,15 @@ def test_the_rate_limit_is_counted_once_at_the_proxy(cluster):
     assert ask_api(cluster["url"], KEYS[0]).status_code == 200
 
 
+def test_a_streamed_answer_passes_the_proxy_as_server_sent_events(cluster):
+    with httpx.stream("POST", cluster["url"] + "/api/ask/stream", json={"question": QUESTION}, timeout=60,
+                      headers={"Authorization": f"Bearer {KEYS[0]}"}) as reply:
+        assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
+        events = [line.removeprefix("event: ") for line in reply.iter_lines() if line.startswith("event: ")]
+
+    assert events[0] == "delta" and events[-1] == "answer"
+
+
 def test_a_forwarded_for_header_from_a_client_is_replaced_by_the_proxy(cluster):
     reply = ask_api(cluster["url"], KEYS[0], **{"X-Forwarded-For": "203.0.113.9"})
 
