@@ -308,8 +308,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="deploy/cluster.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=8080, help="the proxy's port on 127.0.0.1 (default 8080; 0: any)")
     parser.add_argument("--replicas", type=int, default=2, help="recordqa serve replicas (default 2)")
-    parser.add_argument("--index-dir", type=Path, default=settings.index_dir,
-                        help="the index folder the replicas share (default: RECORDQA_INDEX_DIR)")
+    parser.add_argument("--index-dir", type=Path,
+                        help="the index folder the replicas share (default: RECORDQA_INDEX_DIR when set, else "
+                        "RUN_DIR/index: its vectors live on the cluster's Chroma server, so it is kept apart from "
+                        "the index of `make run`)")
     parser.add_argument("--run-dir", type=Path, default=PROJECT_ROOT / ".recordqa" / "cluster",
                         help="logs, the proxy's configuration and the Chroma server's data (default .recordqa/cluster)")
     parser.add_argument("--no-index", dest="index_first", action="store_false",
@@ -332,7 +334,8 @@ def main(argv: list[str] | None = None) -> int:
         print(render_config(listen=args.print_config, replicas=args.replica, run_dir=run_dir, settings=settings,
                             user=worker_user()), end="")
         return 0
-    cluster = Cluster(run_dir=run_dir, index_dir=args.index_dir.resolve(), replicas=args.replicas,
+    index_dir = args.index_dir or (settings.index_dir if "RECORDQA_INDEX_DIR" in os.environ else run_dir / "index")
+    cluster = Cluster(run_dir=run_dir, index_dir=index_dir.resolve(), replicas=args.replicas,
                       port=args.port or free_port(), settings=settings, index_first=args.index_first)
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
