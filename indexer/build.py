@@ -39,7 +39,7 @@ import uuid
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -438,8 +438,10 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
         vectors_info = written.info
         embedded, reused, entries_total = written.embedded, len(entries) - written.embedded, len(entries)
         step.now = f"the sentence vectors ({SENTENCE_VECTORS})"
+        sentences = previous_sentences(live, embedder.name)
         n_sentences, sentences_embedded, sentences_reused = _write_sentence_vectors(
-            folder, corpus, embedder, previous_sentences(live, embedder.name), progress=progress, log=log)
+            folder, corpus, embedder, sentences, progress=progress, log=log,
+            known=lambda p: sentences.split.get((p.key, p.lang)) if previous.unchanged(p) else None)
         dense_info = {"model": embedder.name, "label": embedder.label,
                       "languages": sorted(embedder.languages) if embedder.languages else None,
                       "dimensions": embedder.dimensions, "reason": dense_reason,
@@ -465,14 +467,20 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
                         record_versions=len(vectors_info.get("revisions", {})))
 
 
-def sentence_rows(corpus: Corpus, embedder: Embedder) -> list[dict]:
-    """Every sentence of every paragraph in each language version the model serves, in corpus order."""
-    return [
-        {"key": paragraph.key, "lang": paragraph.lang, "index": i, "text": sentence}
-        for paragraph in corpus.paragraphs()
-        if embedder.languages is None or paragraph.lang in embedder.languages
-        for i, sentence in enumerate(split_sentences(paragraph.text, paragraph.lang))
-    ]
+def sentence_rows(corpus: Corpus, embedder: Embedder,
+                  known: Callable[[Paragraph], list[str] | None] = lambda _: None) -> list[dict]:
+    """Every sentence of every paragraph in each language version the model serves, in corpus order.
+    ``known`` gives a paragraph's sentences when they need not be split again (None: split)."""
+    rows = []
+    for paragraph in corpus.paragraphs():
+        if embedder.languages is not None and paragraph.lang not in embedder.languages:
+            continue
+        sentences = known(paragraph)
+        if sentences is None:
+            sentences = split_sentences(paragraph.text, paragraph.lang)
+        rows.extend({"key": paragraph.key, "lang": paragraph.lang, "index": i, "text": sentence}
+                    for i, sentence in enumerate(sentences))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -481,6 +489,8 @@ class SentenceSource:
 
     rows: dict[str, int]
     matrix: np.ndarray
+    split: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    """(key, lang) -> the paragraph's sentences in the live build (its text split by the same splitter)."""
 
     def __contains__(self, text: str) -> bool:
         return text in self.rows
@@ -490,11 +500,12 @@ NO_SENTENCES = SentenceSource({}, np.zeros((0, 0), dtype=np.float32))
 
 
 def _write_sentence_vectors(folder: Path, corpus: Corpus, embedder: Embedder, previous: SentenceSource,
-                            *, progress: bool, log: Callable[[str], None]) -> tuple[int, int, int]:
+                            *, progress: bool, log: Callable[[str], None],
+                            known: Callable[[Paragraph], list[str] | None] = lambda _: None) -> tuple[int, int, int]:
     """Embed the sentences not in ``previous``, write both files; the others' rows are copied from
     the live build's matrix in one gather. Returns (rows, texts embedded, rows reused); a sentence
     repeated in the records is embedded once."""
-    rows = sentence_rows(corpus, embedder)
+    rows = sentence_rows(corpus, embedder, known)
     todo = list(dict.fromkeys(row["text"] for row in rows if row["text"] not in previous))
     fresh: dict[str, int] = {}
     vectors = np.zeros((0, embedder.dimensions), dtype=np.float32)
@@ -522,7 +533,8 @@ def previous_sentences(live: Path | None, model: str) -> SentenceSource:
     if live is None or not (live / SENTENCE_VECTORS).exists() or not (live / SENTENCE_ROWS).exists():
         return NO_SENTENCES
     try:
-        if Manifest.read(live / MANIFEST).dense.get("model") != model:
+        dense = Manifest.read(live / MANIFEST).dense
+        if dense.get("model") != model:
             return NO_SENTENCES
         rows = json.loads((live / SENTENCE_ROWS).read_text(encoding="utf-8"))
         matrix = np.load(live / SENTENCE_VECTORS, mmap_mode="r")
@@ -530,7 +542,11 @@ def previous_sentences(live: Path | None, model: str) -> SentenceSource:
         return NO_SENTENCES  # nothing to reuse from a damaged build: everything is embedded again
     if len(rows) != len(matrix):
         return NO_SENTENCES
-    return SentenceSource({row["text"]: i for i, row in enumerate(rows)}, matrix)
+    split: dict[tuple[str, str], list[str]] = {}
+    if (dense.get("sentences") or {}).get("splitter") == splitter_digest():  # else every text is split again
+        for row in rows:
+            split.setdefault((row["key"], row["lang"]), []).append(row["text"])
+    return SentenceSource({row["text"]: i for i, row in enumerate(rows)}, matrix, split)
 
 
 class PreviousBuild:
@@ -572,18 +588,19 @@ class PreviousBuild:
                 spans = {}
         return cls(texts, tokens, spans)
 
-    def _unchanged(self, paragraph: Paragraph) -> bool:
+    def unchanged(self, paragraph: Paragraph) -> bool:
+        """The paragraph (heading and text) is as the live build has it."""
         return self._texts.get((paragraph.key, paragraph.lang)) == lexical_text(paragraph)
 
     def tokens(self, paragraph: Paragraph) -> list[str] | None:
         """The paragraph's search tokens in the live build, or None when they must be computed."""
         found = self._tokens.get((paragraph.key, paragraph.lang))
-        return found if found is not None and self._unchanged(paragraph) else None
+        return found if found is not None and self.unchanged(paragraph) else None
 
     def windows(self, paragraph: Paragraph, embedder: Embedder) -> list[str]:
         text = lexical_text(paragraph)
         spans = self._spans.get((paragraph.key, paragraph.lang))
-        if spans is not None and self._unchanged(paragraph):
+        if spans is not None and self.unchanged(paragraph):
             return [text[span[0] : span[1]] if isinstance(span, list) else span for span in spans]
         return embedder.windows(text)
 
