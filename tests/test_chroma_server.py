@@ -215,7 +215,7 @@ def test_the_web_app_answers_lexically_while_the_server_is_away_and_recovers(bot
     try:
         away = _ask(app, question)
         assert UNREACHABLE.format(url=chroma_url) in " ".join(away["notices"])
-        assert away["citations"] and "retrieval.dense" not in away["timings_ms"]
+        assert away["citations"], "the lexical runs still answer"
         health = httpx.get(f"{app.url}/healthz", timeout=30).json()
         assert health["dense"]["on"] is False and health["status"] == "degraded"
         assert health["dense"]["reason"].startswith(UNREACHABLE.format(url=chroma_url))
