@@ -69,6 +69,24 @@ class Gazetteer:
         """
         return self.names_in(text, ("country",))
 
+    def names_country(self, text: str, canonical_en: str) -> bool:
+        """Whether ``text`` names this country, as ``countries_in`` would find it, without scanning
+        the whole text for every name: each place one of its forms occurs is checked in a window
+        around it (so 'Guinea' inside 'Papua New Guinea' does not count). For a text as long as a
+        collection of records, this costs a substring search per form."""
+        entry = self.lookup(canonical_en)
+        if entry is None:
+            return False
+        margin = max(len(form) for e in self.rows for form in (*e.zh_forms, *e.en_forms))
+        for form in dict.fromkeys((*entry.zh_forms, *entry.en_forms)):
+            at = text.find(form)
+            while at >= 0:
+                window = text[max(0, at - margin) : at + len(form) + margin]
+                if entry.en in self.countries_in(window):
+                    return True
+                at = text.find(form, at + 1)
+        return False
+
     def names_in(self, text: str, kinds: tuple[str, ...]) -> set[str]:
         """Canonical English names of the entries of these kinds that ``text`` names (longest match wins)."""
         matcher, by_form = self._all_forms
@@ -149,11 +167,25 @@ class TermMatcher:
             if _LATIN.match(key[-1]) and key.endswith("s") and not key.endswith("ss") and len(key) > 3:
                 key = key[:-1]
             self._forms.setdefault((sensitive, key), form)
-        self._lengths = {
-            sensitive: sorted({len(k) for s, k in self._forms if s == sensitive}, reverse=True)
-            for sensitive in (False, True)
+        # Per first character, the lengths of the keys it begins, longest first: a position is
+        # tried only at the lengths that can match there (a whole 10,000-paragraph collection is
+        # scanned once when an answerer is made).
+        self._lengths: dict[bool, dict[str, list[int]]] = {False: {}, True: {}}
+        for sensitive, key in self._forms:
+            self._lengths[sensitive].setdefault(key[0], []).append(len(key))
+        for by_start in self._lengths.values():
+            for ch, lengths in by_start.items():
+                by_start[ch] = sorted(set(lengths), reverse=True)
+        # Where a match can begin, found by the regex engine rather than a Python loop over every
+        # character: a start character not preceded by a Latin one when it is Latin itself.
+        self._scan = {
+            sensitive: re.compile("|".join(
+                part for part in (
+                    _char_class([c for c in by_start if _LATIN.match(c)], lookbehind=True),
+                    _char_class([c for c in by_start if not _LATIN.match(c)], lookbehind=False),
+                ) if part))
+            for sensitive, by_start in self._lengths.items() if by_start
         }
-        self._starts = {sensitive: {k[0] for s, k in self._forms if s == sensitive} for sensitive in (False, True)}
 
     def key(self, form: str) -> str:
         """The form under which ``form`` is reported (the first of the forms that match alike)."""
@@ -165,27 +197,22 @@ class TermMatcher:
 
     def find(self, text: str) -> list[tuple[int, int, str]]:
         candidates = []
-        for sensitive in (False, True):
-            if not self._lengths[sensitive]:
-                continue
+        for sensitive, scan in self._scan.items():
             haystack = _normalise(text, fold=not sensitive)
-            starts, lengths = self._starts[sensitive], self._lengths[sensitive]
-            for i, ch in enumerate(haystack):
-                if ch not in starts:
-                    continue
-                if _LATIN.match(ch) and i and _LATIN.match(haystack[i - 1]):
-                    continue
-                for n in lengths:
-                    if i + n > len(haystack):
+            by_start, forms, size = self._lengths[sensitive], self._forms, len(haystack)
+            for found in scan.finditer(haystack):
+                i = found.start()
+                for n in by_start[haystack[i]]:
+                    if i + n > size:
                         continue
-                    form = self._forms.get((sensitive, haystack[i : i + n]))
+                    form = forms.get((sensitive, haystack[i : i + n]))
                     if form is None:
                         continue
                     end = i + n
                     if _LATIN.match(haystack[end - 1]):
                         if haystack[end : end + 1] == "s":
                             end += 1
-                        if end < len(haystack) and _LATIN.match(haystack[end]):
+                        if end < size and _LATIN.match(haystack[end]):
                             continue
                     candidates.append((i, end, form))
                     break
@@ -196,6 +223,14 @@ class TermMatcher:
                 taken[start:end] = [True] * (end - start)
                 kept.append((start, end, form))
         return sorted(kept)
+
+
+def _char_class(chars: list[str], *, lookbehind: bool) -> str:
+    """A regex matching one of ``chars`` (not after a Latin character with ``lookbehind``); '' for none."""
+    if not chars:
+        return ""
+    one = "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+    return rf"(?<![A-Za-z0-9\u00c0-\u024f]){one}" if lookbehind else one
 
 
 def _normalise(text: str, *, fold: bool) -> str:

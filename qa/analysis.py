@@ -115,8 +115,9 @@ class QuestionAnalyser:
         self.vocab = vocab
         """Per indexed language: term -> IDF."""
         self.record_text = record_text
-        # Computed once: which countries the record names at all.
-        self.record_countries = frozenset(gazetteer.countries_in(record_text))
+        # Whether the record names a country, asked only for the countries questions name and
+        # remembered: scanning a 100,000-paragraph collection for every name took minutes.
+        self._record_names: dict[str, bool] = {}
         self.translate = translate
         """(text, source, target) -> target-language strings with weights (glossary, dictionary)."""
         self.embedder = embedder
@@ -130,7 +131,8 @@ class QuestionAnalyser:
         kind, cue = _kind(question, pack)
         anchors = _anchors(question, asked_in, self.packs, self.gazetteer)
         everywhere = self.record_text
-        absent = tuple(a for a in anchors if not a.found_in(everywhere, lambda _: self.record_countries))
+        absent = tuple(a for a in anchors if not (self._names_country(a.label) if a.kind == "country"
+                                                  else a.found_in(everywhere)))
         anchors_strict = tuple(a for a in anchors if a.kind != "word")
         # A follow-up that names nothing of its own ("and from which country?") takes its subject from
         # the earlier turn at full weight; otherwise the earlier turn only leans on the search.
@@ -198,6 +200,11 @@ class QuestionAnalyser:
         for t, w in tokens(question, 1.0).items():
             terms[t] = max(terms.get(t, 0.0), w)
         return terms
+
+    def _names_country(self, label: str) -> bool:
+        if label not in self._record_names:
+            self._record_names[label] = self.gazetteer.names_country(self.record_text, label)
+        return self._record_names[label]
 
     def _content(self, term: str, source: str) -> bool:
         """Words that say how a question asks, not what it asks about, are no terms."""

@@ -85,6 +85,17 @@ def test_anchor_found_in_text(analyser, gazetteer):
     assert gazetteer.name(germany.label, "zh") == "德国"
 
 
+def test_countries_the_record_does_not_name_are_absent(analyser, gazetteer):
+    # The record names Mexico and 德国 (Germany); Guinea only inside Papua New Guinea below.
+    assert [a.label for a in analyser.analyse("What did Germany say?").absent] == []
+    assert [a.label for a in analyser.analyse("What did Mexico say?").absent] == []
+    assert [a.label for a in analyser.analyse("What did Peru say?").absent] == ["Peru"]
+    assert gazetteer.names_country("Papua New Guinea spoke.", "Papua New Guinea")
+    assert not gazetteer.names_country("Papua New Guinea spoke.", "Guinea")
+    assert gazetteer.names_country("Papua New Guinea and Guinea spoke.", "Guinea")
+    assert not gazetteer.names_country("Guinea-Bissau spoke.", "Guinea")
+
+
 def test_premises_the_record_may_contradict(analyser):
     assert "vote_count" in analyser.analyse("How many votes did Serbia receive?").premises
     assert "vote_count" in analyser.analyse("人居大会以多少票赞成通过了议事规则？").premises
