@@ -42,8 +42,9 @@ class Corpus:
     warnings: tuple[str, ...] = field(default=())
     """What the loader had to decide about the versions (paragraphs in one language only)."""
     aligned: bool = True
-    """False when read with ``align=False``: each version numbered on its own, fit only to tell which
-    files the index was built from, never to build or answer from."""
+    """False when read with ``align=False`` and some record needed content alignment: its versions
+    are numbered each on its own, fit only to tell which files the index was built from, never to
+    build or answer from."""
 
     @property
     def content_aligned(self) -> bool:
@@ -174,8 +175,9 @@ def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vec
     of each record (by id where all number their paragraphs, else by content). ``embedder`` (an
     ``indexer.embedder.Embedder``, multilingual) gives the content alignment passage vectors;
     without it the alignment uses shared numbers, names and lengths only. ``align=False`` skips the
-    content alignment: enough to compare the files with an index's (``Corpus.aligned`` is then False;
-    versions that number their paragraphs are still paired, and refused when they differ badly).
+    content alignment: enough to compare the files with an index's (``Corpus.aligned`` is then False
+    when a record needed it; versions that number their paragraphs are still paired, and refused
+    when they differ badly).
     ``vector_cache`` keeps the alignment's passage vectors per version text and model, so a build
     after another record changed does not embed this one again."""
     files = record_files(list(paths))
@@ -185,6 +187,7 @@ def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vec
         by_record.setdefault(record_id, []).append(read_record(path, record_id=record_id, lang=lang))
     records: list[Record] = []
     warnings: list[str] = []
+    unaligned = False
     for record_id, versions in by_record.items():
         if len({v.lang for v in versions}) != len(versions):
             raise RecordError(f"record {record_id}: two files in the same language")
@@ -195,12 +198,14 @@ def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vec
         if len(versions) == 1 or all(v.numbering == OWN for v in versions):
             aligned, notes = _by_id(record_id, versions)  # cheap: also when only reading
         elif not align:
-            aligned, notes = versions, []
+            aligned, notes, unaligned = versions, [], True
         else:
             aligned, notes = _by_content(record_id, versions, embedder, vector_cache)
         records.extend(aligned)
         warnings.extend(notes)
-    return Corpus(tuple(records), tuple(warnings), aligned=align)
+    # Aligned unless some record's versions were left to content alignment: a collection whose
+    # versions all number their paragraphs is read once, not again before a build.
+    return Corpus(tuple(records), tuple(warnings), aligned=not unaligned)
 
 
 def _by_id(record_id: str, versions: list[Record]) -> tuple[list[Record], list[str]]:

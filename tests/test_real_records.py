@@ -61,6 +61,14 @@ def test_sdg_chinese_and_english_targets_pair_by_number(corpus):
     assert corpus.get(f"{SDG}:1.a", "en").chapter.startswith("1. End poverty")
 
 
+def test_numbered_records_read_without_alignment_are_ready_to_build(corpus):
+    # A collection whose versions all number their paragraphs needs no second, aligning read
+    # before a build; one record without numbers does.
+    quick = load_corpus([SHARED / SDG], align=False)
+    assert quick.aligned and quick.keys() == [k for k in corpus.keys() if k.startswith(SDG + ":")]  # noqa: SIM118
+    assert not load_corpus([SHARED / SDG, SHARED / UNICEF], align=False).aligned
+
+
 # --------------------------------------------------------------------------- records without numbers
 
 
