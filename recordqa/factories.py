@@ -76,16 +76,16 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
     if embedders is None:
         embedders, dense = make_embedders(settings)
     embedder = embedders[0] if embedders else None
-    if not corpus.aligned or (embedder is not None and corpus.content_aligned):
-        from indexer.build import inspect_index
+    from indexer.build import inspect_index
 
-        due = force or inspect_index(settings.index_dir).problems or index_stale_reasons(
-            settings.index_dir, corpus, index_key=settings.index_key(), tokenizer=tokenizer,
-            dense_model=embedder.name if embedder else None, chroma_url=settings.chroma_url)
-        if due:
+    due = force or inspect_index(settings.index_dir).problems or index_stale_reasons(
+        settings.index_dir, corpus, index_key=settings.index_key(), tokenizer=tokenizer,
+        dense_model=embedder.name if embedder else None, chroma_url=settings.chroma_url)
+    if due:
+        if not corpus.aligned or (embedder is not None and corpus.content_aligned):
             corpus = make_corpus(settings, record_paths or list(corpus.sources), embedder=embedder)
-            for warning in corpus.warnings:
-                log(warning)
+        for warning in corpus.warnings:
+            log(warning)
     return build_index(
         corpus, index_dir=settings.index_dir, tokenizer=tokenizer, embedders=embedders,
         index_key=settings.index_key(),

@@ -193,6 +193,20 @@ def test_record_toml_with_an_unknown_key_is_refused_in_one_line(tmp_path):
     assert "\n" not in str(caught.value)
 
 
+
+def test_index_says_which_paragraphs_are_in_one_language_only(tmp_path, jieba_cache, cli):
+    folder = tmp_path / "REC-9"
+    folder.mkdir()
+    (folder / "en.txt").write_text("".join(f"{n}. Paragraph {n} of the record.\n\n" for n in range(1, 11)),
+                                   encoding="utf-8")
+    (folder / "zh.txt").write_text("".join(f"{n}. 记录的第{n}段。\n\n" for n in range(1, 10)), encoding="utf-8")
+    env = cli.env(tmp_path, jieba_cache)
+    built = cli.run(["index", "--quiet", str(folder)], env)
+    assert built.returncode == 0, built.stderr
+    assert "note: record REC-9: paragraph(s) 10 only in the en text; shown in en only" in built.stderr.splitlines()
+    again = cli.run(["index", "--quiet", str(folder)], env)  # nothing changed: nothing to say
+    assert again.returncode == 0 and "only in the en text" not in again.stderr
+
 # --------------------------------------------------------------------------- own numbers that differ
 
 
