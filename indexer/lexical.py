@@ -48,8 +48,7 @@ class LexicalIndex:
         scores = np.asarray(self.bm25.get_scores(known))
         if allowed is not None:
             scores = np.where(allowed, scores, 0.0)
-        order = np.argsort(-scores, kind="stable")[:k]
-        return [(self.keys[i], float(scores[i])) for i in order if scores[i] > 0]
+        return [(self.keys[i], float(scores[i])) for i in top_k(scores, k) if scores[i] > 0]
 
     def record_mask(self, records: tuple[str, ...]) -> np.ndarray:
         """One bool per key: whether its record (the key's part before ':') is among ``records``."""
@@ -59,6 +58,19 @@ class LexicalIndex:
     @property
     def idf(self) -> dict[str, float]:
         return idf_table(self.doc_tokens)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest scores, highest first, ties in index order: what a stable sort
+    of every score gives, without sorting 100,000 of them for ten."""
+    if k <= 0 or len(scores) == 0:
+        return np.empty(0, dtype=np.intp)
+    if k < len(scores):
+        kth = np.partition(scores, len(scores) - k)[len(scores) - k]
+        candidates = np.flatnonzero(scores >= kth)
+    else:
+        candidates = np.arange(len(scores))
+    return candidates[np.argsort(-scores[candidates], kind="stable")][:k]
 
 
 def idf_table(doc_tokens: list[list[str]]) -> dict[str, float]:

@@ -5,6 +5,7 @@ import pytest
 
 from eval.metrics import contains_accepted, hit_at, mean, normalise, percentile
 from indexer.glossary import Glossary, load_glossary
+from indexer.lexical import top_k
 from indexer.sentences import split_sentences
 from indexer.tokenize import Tokenizer
 from qa.answer import QuestionError
@@ -387,3 +388,16 @@ def test_non_text_question_rejected():
 def test_unseen_ordinary_words_weigh_less_than_unseen_names():
     weights = term_idf(["envoy", "australia", "cultur"], {"cultur": 2.0}, unseen=4.0, named=["australia"])
     assert weights == {"envoy": UNSEEN_COMMON_SHARE * 4.0, "australia": 4.0, "cultur": 2.0}
+
+
+@pytest.mark.parametrize("scores, k, expected", [
+    ([0.5, 2.0, 1.0, 2.0, 0.0], 3, [1, 3, 2]),  # highest first, ties in index order
+    ([1.0, 1.0, 1.0, 1.0], 2, [0, 1]),  # a tie across the cut keeps the earliest
+    ([3.0, 1.0], 5, [0, 1]),  # k beyond the scores
+    ([3.0, 1.0], 0, []),
+    ([], 3, []),
+])
+def test_top_k_is_a_stable_sort_cut_at_k(scores, k, expected):
+    import numpy as np
+
+    assert top_k(np.array(scores), k).tolist() == expected
