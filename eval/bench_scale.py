@@ -24,10 +24,11 @@ build embedding everything would take at the measured rate.
 
 Each step runs in its own process (its peak RSS is the step's), and its result is kept in
 ``<work>/results.json``: a second run prints the kept results and redoes only missing steps
-(``--redo`` redoes them all; the vector cache is kept either way).
+(``--redo`` redoes them all, ``--redo query,add`` only those kinds; the vector cache is kept
+either way).
 
     python -m eval.bench_scale [--sizes 1000,10000,100000] [--server-sizes 1000,10000] [--questions 40]
-                               [--real-up-to 0] [--redo] [--plot docs/scale.svg]
+                               [--real-up-to 0] [--redo [KINDS]] [--plot docs/scale.svg]
 """
 
 from __future__ import annotations
@@ -413,7 +414,8 @@ def run_step(args, key: str, results: dict, server_url: str | None = None) -> di
     with (args.work / f".{key.replace(':', '-')}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         results.update(read_results(args.work))
-        if key in results and (not args.redo or key in args.done):
+        redo = args.redo is not None and (args.redo == "all" or key.split(":")[0] in args.redo.split(","))
+        if key in results and (not redo or key in args.done):
             return results[key]
         out = _run_step(args, key, server_url)
         if out is not None:
@@ -448,7 +450,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--questions", type=int, default=40, help="questions from eval/benchmark/dev.jsonl per mode")
     parser.add_argument("--work", type=Path, default=WORK, help="records, indexes and results.json")
     parser.add_argument("--cache", type=Path, default=CACHE, help="the vector cache folder")
-    parser.add_argument("--redo", action="store_true", help="redo steps whose results are kept")
+    parser.add_argument("--redo", nargs="?", const="all", metavar="KINDS",
+                        help="redo steps whose results are kept: all of them, or only these kinds "
+                             "(comma-separated: rate, build, query, add), e.g. --redo query,add after a change "
+                             "to the answer path")
     parser.add_argument("--plot", type=Path, help="also draw query time against size as an SVG here")
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--server-url", help=argparse.SUPPRESS)
