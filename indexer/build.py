@@ -322,11 +322,13 @@ def build_index(
     progress: bool = True,
     log: Callable[[str], None] = lambda _: None,
     chroma_url: str | None = None,
+    record_paths: list[str] | None = None,
 ) -> BuildSummary:
     """Build when the index is missing, stale, damaged (with ``repair``) or ``force``d; otherwise a
     no-op summary. The vectors go to the Chroma server at ``chroma_url`` when given, else to the
     build folder. Raises IndexReadOnly, BuildFailed (disk full), IndexDamaged (reader, nothing
-    intact) or VectorStoreUnavailable (the server does not answer; the live build is untouched)."""
+    intact) or VectorStoreUnavailable (the server does not answer; the live build is untouched).
+    ``record_paths`` go into the manifest (``Manifest.record_paths``)."""
     start = time.perf_counter()
     dense_model = embedders[0].name if embedders else None
     signature = {"index_key": index_key, "tokenizer": tokenizer, "dense_model": dense_model,
@@ -354,6 +356,7 @@ def build_index(
             summary = _write_build(
                 folder, corpus, live=live, tokenizer=tokenizer, embedders=embedders, index_key=index_key,
                 settings_snapshot=settings_snapshot, dense_reason=dense_reason, bm25_k1=bm25_k1, bm25_b=bm25_b,
+                record_paths=list(record_paths or []),
                 progress=progress, log=log, start=start, step=step, live_manifest=live_manifest,
                 chroma_url=chroma_url, force=force,
             )
@@ -392,6 +395,7 @@ class Step:
 
 def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: Tokenizer,
                  embedders: list[Embedder], index_key: str, settings_snapshot: dict, dense_reason: str | None,
+                 record_paths: list[str],
                  bm25_k1: float, bm25_b: float, progress: bool, log: Callable[[str], None], start: float,
                  step: Step, live_manifest: Manifest | None = None, chroma_url: str | None = None,
                  force: bool = False) -> BuildSummary:
@@ -456,7 +460,7 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
         tokenizer=tokenizer_signature(tokenizer), versions=library_versions(),
         counts={"paragraphs": n_paragraphs, "languages": corpus.languages, "vector_entries": entries_total,
                 "sentence_vectors": n_sentences},
-        seconds=round(seconds, 2), files=file_entries(folder), vectors=vectors_info,
+        seconds=round(seconds, 2), files=file_entries(folder), vectors=vectors_info, record_paths=record_paths,
     )
     manifest.write(folder / MANIFEST)
     step.now = "the build to disk (fsync)"

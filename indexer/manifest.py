@@ -45,6 +45,9 @@ class Manifest:
     format: int = FORMAT
     files: dict = field(default_factory=dict)
     """Path inside the build folder -> {"size", "sha256"} of every file written before the manifest."""
+    record_paths: list[str] = field(default_factory=list)
+    """The files and folders ``recordqa index`` was given (absolute), which readers check the index
+    against and rebuild from; empty when it indexed ``RECORDQA_RECORDS_DIR``, which they then follow."""
     vectors: dict = field(default_factory=dict)
     """Where the dense vectors are: {"store": "embedded"} (``chroma/`` in the build) or {"store":
     "server", "url", "collection"}; and "revisions": "<record>:<lang>" -> the revision of its entries

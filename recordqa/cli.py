@@ -194,8 +194,10 @@ def _index_notices(index) -> list[str]:
 def cmd_index(args, settings: Settings) -> int:
     from recordqa.factories import ensure_index, make_corpus, make_embedders
 
+    # Without paths, RECORDQA_RECORDS_DIR (not the paths an earlier `index PATH...` gave).
+    paths = args.files or [settings.records_dir]
     # Read (not aligned): the build aligns unnumbered language versions with the embedder, if it is due.
-    corpus = make_corpus(settings, args.files or None, align=False)
+    corpus = make_corpus(settings, paths, align=False)
     for record in corpus.records:
         for warning in record.warnings:
             _note(warning)
@@ -203,7 +205,7 @@ def cmd_index(args, settings: Settings) -> int:
     if not dense.active or dense.reason:
         _note(dense.describe())
     summary = ensure_index(settings, corpus=corpus, embedders=embedders, dense=dense, force=args.force,
-                           progress=not args.quiet, log=_note, record_paths=args.files or None)
+                           progress=not args.quiet, log=_note, record_paths=paths)
     print(summary.describe())
     return 0
 
@@ -312,13 +314,14 @@ def _check_records(settings: Settings, chosen: list[str]) -> None:
     """An unknown record is bad input (exit 2): refused from the built index's record list before
     any model loads. Without a build yet the answerer checks once it has built one."""
     from indexer.live import IndexMissing
+    from recordqa.factories import collection_paths
 
     try:
         records = _open_records(settings, quiet=True)
     except IndexMissing:
         return
     # A record folder added since the build is indexed by the answerer before it answers.
-    added = {p.name for p in settings.records_dir.iterdir() if p.is_dir()} if settings.records_dir.is_dir() else set()
+    added = {p.name for folder in collection_paths(settings) if folder.is_dir() for p in folder.iterdir() if p.is_dir()}
     records.check([record for record in chosen if record not in added])
 
 
@@ -424,10 +427,10 @@ def cmd_doctor(args, settings: Settings) -> int:
     from indexer.live import open_vector_store
     from indexer.manifest import library_versions
     from indexer.store import UNREACHABLE
-    from recordqa.factories import make_embedders, make_tokenizer, stale_reasons
+    from recordqa.factories import collection_paths, make_embedders, make_tokenizer, stale_reasons
 
     print(f"settings hash:   {settings.settings_hash()}  (index key {settings.index_key()})")
-    print(f"records:         {settings.records_dir}")
+    print(f"records:         {', '.join(str(p) for p in collection_paths(settings))}")
     print(f"index:           {settings.index_dir}")
     _, dense = make_embedders(settings)
     print(f"dense:           {dense.describe()}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from indexer.build import BuildSummary, build_index, index_stale_reasons
 from indexer.corpus import Corpus, load_corpus
@@ -50,10 +51,34 @@ def make_embedders(settings: Settings):
     )
 
 
+def remembered_paths(settings: Settings) -> list[Path]:
+    """The files and folders the live build was indexed from when ``recordqa index`` was given
+    some; empty when it indexed ``RECORDQA_RECORDS_DIR`` (or there is no build)."""
+    from indexer.build import inspect_index
+
+    build = inspect_index(settings.index_dir).answerable
+    return [Path(p) for p in build.manifest.record_paths] if build is not None else []
+
+
+def collection_paths(settings: Settings) -> list[Path]:
+    """Where the collection's records are: the paths the index remembers, else RECORDQA_RECORDS_DIR.
+    Readers check the index against these and rebuild from them, so a collection indexed from
+    other folders is not replaced by the default folder's records."""
+    return remembered_paths(settings) or [settings.records_dir]
+
+
+def paths_to_remember(settings: Settings, paths) -> list[str]:
+    """What a build made from ``paths`` remembers: nothing for RECORDQA_RECORDS_DIR itself, which
+    readers follow wherever the setting points."""
+    resolved = [str(Path(p).resolve()) for p in paths or []]
+    return [] if resolved in ([], [str(settings.records_dir.resolve())]) else resolved
+
+
 def make_corpus(settings: Settings, paths=None, *, embedder=None, align: bool = True) -> Corpus:
-    """The records; ``embedder`` gives content alignment of unnumbered versions its passage vectors,
-    ``align=False`` only reads them (enough to tell whether the index is stale: it compares files)."""
-    return load_corpus(paths or [settings.records_dir], embedder=embedder, align=align,
+    """The records at ``paths``, by default the collection's (``collection_paths``); ``embedder``
+    gives content alignment of unnumbered versions its passage vectors, ``align=False`` only reads
+    them (enough to tell whether the index is stale: it compares files)."""
+    return load_corpus(paths or collection_paths(settings), embedder=embedder, align=align,
                        vector_cache=settings.cache_dir / "alignment" if embedder is not None else None)
 
 
@@ -70,8 +95,13 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
     otherwise a no-op summary. Readers pass repair=False: they answer from an intact build instead.
 
     Records whose language versions are aligned by content are aligned with the index's embedder,
-    but only when a build is due: the staleness check compares record files, not alignments."""
-    corpus = corpus or make_corpus(settings, record_paths, align=False)
+    but only when a build is due: the staleness check compares record files, not alignments.
+
+    ``record_paths``: index exactly these files and folders (``recordqa index PATH...``; the
+    build remembers them unless they are RECORDQA_RECORDS_DIR itself); None: the collection the
+    index already holds (``collection_paths``)."""
+    remember = [Path(p) for p in record_paths] if record_paths else remembered_paths(settings)
+    corpus = corpus or make_corpus(settings, remember or None, align=False)
     tokenizer = tokenizer or make_tokenizer(settings)
     if embedders is None:
         embedders, dense = make_embedders(settings)
@@ -83,7 +113,7 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
         dense_model=embedder.name if embedder else None, chroma_url=settings.chroma_url)
     if due:
         if not corpus.aligned or (embedder is not None and corpus.content_aligned):
-            corpus = make_corpus(settings, record_paths or list(corpus.sources), embedder=embedder)
+            corpus = make_corpus(settings, remember or list(corpus.sources), embedder=embedder)
         for warning in corpus.warnings:
             log(warning)
     return build_index(
@@ -92,6 +122,7 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
         settings_snapshot={name: getattr(settings, name) for name in INDEX_SHAPING_FIELDS},
         dense_reason=dense.reason if dense else None, bm25_k1=settings.bm25_k1, bm25_b=settings.bm25_b,
         force=force, repair=repair, progress=progress, log=log, chroma_url=settings.chroma_url,
+        record_paths=paths_to_remember(settings, remember),
     )
 
 

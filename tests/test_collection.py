@@ -156,6 +156,36 @@ def test_records_without_an_index_fails_in_one_line(tmp_path, jieba_cache, cli):
     assert result.stderr.startswith("error: no index in ") and result.stderr.count("\n") == 1
 
 
+def test_a_collection_indexed_from_paths_is_what_ask_answers_from(tmp_path, jieba_cache, cli):
+    # `recordqa index PATH...` indexes folders other than RECORDQA_RECORDS_DIR; readers check the
+    # index against those paths and rebuild from them, never swapping in the default folder.
+    elsewhere = write_records(tmp_path / "elsewhere")
+    default = tmp_path / "default"
+    (default / "OTHER-3").mkdir(parents=True)
+    (default / "OTHER-3" / "en.txt").write_text("1. The Other Board met once.\n", encoding="utf-8")
+    env = cli.env(tmp_path, jieba_cache, records_dir=default)
+    built = cli.run(["index", "--quiet", str(elsewhere / "ALPHA-1"), str(elsewhere / "BETA-2")], env)
+    assert built.returncode == 0, built.stderr
+
+    answer = ask_json(cli, env, QUESTION)
+    assert {c["record"] for c in answer["citations"]} <= {"ALPHA-1", "BETA-2"} and answer["citations"]
+    listed = cli.run(["records", "--json"], env)
+    assert [r["id"] for r in json.loads(listed.stdout)] == ["ALPHA-1", "BETA-2"]
+
+    # A change in an indexed record is picked up by the next question, from its own folder.
+    alpha = elsewhere / "ALPHA-1" / "en.txt"
+    alpha.write_text(alpha.read_text(encoding="utf-8").replace("Ines Moreau", "Ines Moreau-Vidal"), encoding="utf-8")
+    again = ask_json(cli, env, QUESTION, "--record", "ALPHA-1")
+    assert "Moreau-Vidal" in again["answer"]
+    assert "OTHER-3" not in cli.run(["records"], env).stdout
+
+    # `recordqa index` without paths indexes RECORDQA_RECORDS_DIR, and readers follow it again.
+    assert cli.run(["index", "--quiet"], env).returncode == 0
+    assert [r["id"] for r in json.loads(cli.run(["records", "--json"], env).stdout)] == ["OTHER-3"]
+    assert cli.run(["ask", "--json", "When did the Other Board meet?"], env).returncode == 0
+    assert [r["id"] for r in json.loads(cli.run(["records", "--json"], env).stdout)] == ["OTHER-3"]
+
+
 @pytest.mark.parametrize(("record", "chair"), [("ALPHA-1", "Ines Moreau"), ("BETA-2", "Tomas Novak")])
 def test_ask_record_restricts_retrieval_and_citations_to_that_record(collection, cli, record, chair):
     answer = ask_json(cli, collection[0], QUESTION, "--record", record)
