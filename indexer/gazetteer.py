@@ -77,7 +77,7 @@ class Gazetteer:
         entry = self.lookup(canonical_en)
         if entry is None:
             return False
-        margin = max(len(form) for e in self.rows for form in (*e.zh_forms, *e.en_forms))
+        margin = self._longest_form
         for form in dict.fromkeys((*entry.zh_forms, *entry.en_forms)):
             at = text.find(form)
             while at >= 0:
@@ -107,6 +107,10 @@ class Gazetteer:
         if entry is None:
             raise KeyError(canonical_en)
         return entry.zh if lang == "zh" else entry.en
+
+    @cached_property
+    def _longest_form(self) -> int:
+        return max(len(form) for e in self.rows for form in (*e.zh_forms, *e.en_forms))
 
     @cached_property
     def _all_forms(self) -> tuple[TermMatcher, dict[str, list[Entry]]]:

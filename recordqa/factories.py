@@ -106,16 +106,20 @@ def ensure_index(settings: Settings, *, corpus: Corpus | None = None, tokenizer:
     if embedders is None:
         embedders, dense = make_embedders(settings)
     embedder = embedders[0] if embedders else None
-    from indexer.build import inspect_index
+    reread = not corpus.aligned or (embedder is not None and corpus.content_aligned)
+    # Whether a build is due is asked here only when its answer changes something here (the
+    # records read again to align them, or the corpus's warnings told); build_index asks it anyway.
+    if reread or corpus.warnings:
+        from indexer.build import inspect_index
 
-    due = force or inspect_index(settings.index_dir).problems or index_stale_reasons(
-        settings.index_dir, corpus, index_key=settings.index_key(), tokenizer=tokenizer,
-        dense_model=embedder.name if embedder else None, chroma_url=settings.chroma_url)
-    if due:
-        if not corpus.aligned or (embedder is not None and corpus.content_aligned):
+        due = force or inspect_index(settings.index_dir).problems or index_stale_reasons(
+            settings.index_dir, corpus, index_key=settings.index_key(), tokenizer=tokenizer,
+            dense_model=embedder.name if embedder else None, chroma_url=settings.chroma_url)
+        if due and reread:
             corpus = make_corpus(settings, remember or list(corpus.sources), embedder=embedder)
-        for warning in corpus.warnings:
-            log(warning)
+        if due:
+            for warning in corpus.warnings:
+                log(warning)
     return build_index(
         corpus, index_dir=settings.index_dir, tokenizer=tokenizer, embedders=embedders,
         index_key=settings.index_key(),
