@@ -19,7 +19,9 @@ the live build's ``chroma/`` folder (a file copy), deletes the entries of revisi
 (removed or changed records) and upserts only the new revisions; with a Chroma server
 (``chroma_url``) the new revisions are upserted into the index's collection, queries are limited to
 the live build's revisions, and revisions no kept build lists are deleted after the switch (see
-indexer.store). Adding, changing or removing one record so touches only that record's vectors.
+indexer.store). Adding, changing or removing one record so touches only that record's vectors; a
+record version whose paragraphs are all as the live build has them keeps its revision without
+its entries being formed or hashed again (``PreviousBuild.carried``).
 
 With a dense model, every sentence of every paragraph (``split_sentences`` of its text, in each
 language version the model serves) is embedded too: ``sentences.npy`` is the float32 matrix and
@@ -424,23 +426,36 @@ def _write_build(folder: Path, corpus: Corpus, *, live: Path | None, tokenizer: 
     written: VectorsWritten | None = None
     if embedders:
         embedder = embedders[0]
-        served = [p for p in corpus.paragraphs() if embedder.languages is None or p.lang in embedder.languages]
-        windows = {(p.key, p.lang): previous.windows(p, embedder) for p in served}
-        (folder / WINDOWS).write_text(json.dumps(
-            {f"{p.key}\t{p.lang}": _spans(lexical_text(p), windows[(p.key, p.lang)]) for p in served},
-            ensure_ascii=False), encoding="utf-8")
-        entries, revisions = with_revisions(_vector_entries(corpus, embedder, windows), server=bool(chroma_url))
+        spans = {(p.key, p.lang): previous.spans(p, embedder) for p in corpus.paragraphs() if served(embedder, p.lang)}
+        (folder / WINDOWS).write_text(json.dumps({f"{key}\t{lang}": value for (key, lang), value in spans.items()},
+                                                 ensure_ascii=False), encoding="utf-8")
+        entries_total = sum(len(value) for value in spans.values())
         usable = _reusable(live_manifest, index_key, embedder.name)
+        # The live revision of each record version whose paragraphs are all unchanged: its entries
+        # are not formed again. With --force every entry is (and, on a server, counted there).
+        same_store = usable.get("store") == ("server" if chroma_url else "embedded")
+        carried = previous.carried(corpus, usable.get("revisions", {}), lambda lang: served(embedder, lang)) \
+            if same_store and not force else {}
+        entries, formed = with_revisions(_vector_entries(corpus, embedder, spans, skip=set(carried)),
+                                         server=bool(chroma_url))
+        revisions = {version: carried.get(version) or formed[version]
+                     for version in dict.fromkeys(f"{r.id}:{r.lang}" for r in corpus.records)
+                     if version in carried or version in formed}
+
+        def every_entry() -> list[VectorEntry]:  # when the live store cannot be copied after all
+            return with_revisions(_vector_entries(corpus, embedder, spans), server=bool(chroma_url))[0]
+
         if chroma_url:
             step.now = f"the vectors to the Chroma server at {chroma_url}"
             written = _write_server_vectors(chroma_url, entries, revisions, usable, embedder, index_key=index_key,
-                                            force=force, progress=progress, log=log)
+                                            total=entries_total, force=force, progress=progress, log=log)
         else:
             step.now = "the vector store (chroma/)"
             written = _write_embedded_vectors(folder / "chroma", entries, revisions, usable, live, embedder,
-                                              progress=progress, log=log)
+                                              total=entries_total, every_entry=every_entry, progress=progress,
+                                              log=log)
         vectors_info = written.info
-        embedded, reused, entries_total = written.embedded, len(entries) - written.embedded, len(entries)
+        embedded, reused = written.embedded, entries_total - written.embedded
         step.now = f"the sentence vectors ({SENTENCE_VECTORS})"
         sentences = previous_sentences(live, embedder.name)
         n_sentences, sentences_embedded, sentences_reused = _write_sentence_vectors(
@@ -555,14 +570,16 @@ def previous_sentences(live: Path | None, model: str) -> SentenceSource:
 
 class PreviousBuild:
     """What the next build can take from the live one instead of computing it again: the search
-    tokens and the embedding windows of every paragraph whose text is unchanged (tokenizing and
-    counting model tokens cost milliseconds per paragraph: minutes at 100,000)."""
+    tokens and the embedding windows of every paragraph that is unchanged, and the vector revision
+    of every record version whose paragraphs are all unchanged (tokenizing, counting model tokens
+    and hashing entries cost milliseconds per paragraph: minutes at 100,000)."""
 
-    def __init__(self, texts: dict[tuple[str, str], str], tokens: dict[tuple[str, str], list[str]],
-                 spans: dict[tuple[str, str], list]) -> None:
-        self._texts, self._tokens, self._spans = texts, tokens, spans
-        # Asked several times per paragraph in one build (tokens, windows, sentences): answered
-        # once, since composing the heading and text again cost seconds at 100,000 paragraphs.
+    def __init__(self, paragraphs: dict[tuple[str, str], Paragraph], tokens: dict[tuple[str, str], list[str]],
+                 spans: dict[tuple[str, str], list], versions: dict[str, tuple[Paragraph, ...]] | None = None
+                 ) -> None:
+        self._paragraphs, self._tokens, self._spans = paragraphs, tokens, spans
+        self._versions = versions or {}
+        # Asked several times per paragraph in one build (tokens, windows, sentences): answered once.
         self._unchanged: dict[tuple[str, str], bool] = {}
 
     @classmethod
@@ -573,10 +590,11 @@ class PreviousBuild:
         if live is None or manifest is None:
             return cls({}, {}, {})
         try:
-            records = json.loads((live / "records.json").read_text(encoding="utf-8"))
-            texts = {(p.key, p.lang): lexical_text(p) for p in corpus_from_json(records).paragraphs()}
+            records = corpus_from_json(json.loads((live / "records.json").read_text(encoding="utf-8"))).records
         except (OSError, ValueError, KeyError, TypeError):
             return cls({}, {}, {})
+        paragraphs = {(p.key, p.lang): p for r in records for p in r.paragraphs}
+        versions = {f"{r.id}:{r.lang}": r.paragraphs for r in records}
         tokens: dict[tuple[str, str], list[str]] = {}
         if manifest.tokenizer == tokenizer_signature(tokenizer):
             for folder in sorted((live / "lexical").iterdir()) if (live / "lexical").is_dir() else []:
@@ -593,14 +611,14 @@ class PreviousBuild:
                 spans = {tuple(name.split("\t", 1)): value for name, value in listed.items()}
             except (OSError, ValueError, AttributeError):
                 spans = {}
-        return cls(texts, tokens, spans)
+        return cls(paragraphs, tokens, spans, versions)
 
     def unchanged(self, paragraph: Paragraph) -> bool:
-        """The paragraph (heading and text) is as the live build has it. One build holds one
-        paragraph per key and language, so the answer is kept per key and language."""
+        """The paragraph is as the live build has it (every field, so its heading and text too). One
+        build holds one paragraph per key and language, so the answer is kept per key and language."""
         where = (paragraph.key, paragraph.lang)
         if where not in self._unchanged:
-            self._unchanged[where] = self._texts.get(where) == lexical_text(paragraph)
+            self._unchanged[where] = self._paragraphs.get(where) == paragraph
         return self._unchanged[where]
 
     def tokens(self, paragraph: Paragraph) -> list[str] | None:
@@ -608,12 +626,33 @@ class PreviousBuild:
         found = self._tokens.get((paragraph.key, paragraph.lang))
         return found if found is not None and self.unchanged(paragraph) else None
 
-    def windows(self, paragraph: Paragraph, embedder: Embedder) -> list[str]:
-        text = lexical_text(paragraph)
+    def spans(self, paragraph: Paragraph, embedder: Embedder) -> list:
+        """Where the paragraph's embedding windows are in its text (see ``_spans``): the live
+        build's when the paragraph is unchanged, else cut by ``embedder`` now."""
         spans = self._spans.get((paragraph.key, paragraph.lang))
         if spans is not None and self.unchanged(paragraph):
-            return [text[span[0] : span[1]] if isinstance(span, list) else span for span in spans]
-        return embedder.windows(text)
+            return spans
+        text = lexical_text(paragraph)
+        return _spans(text, embedder.windows(text))
+
+    def carried(self, corpus: Corpus, revisions: dict[str, str], served: Callable[[str], bool]
+                ) -> dict[str, str]:
+        """Version -> revision, of the live build's ``revisions``, for each record version the
+        embedder serves whose paragraphs are all unchanged, in the same order: its vector entries
+        would be the same, so they are neither formed nor hashed again."""
+        out = {}
+        for record in corpus.records:
+            version = f"{record.id}:{record.lang}"
+            kept = self._versions.get(version)
+            if version in revisions and served(record.lang) and kept is not None and kept == record.paragraphs:
+                out[version] = revisions[version]
+        return out
+
+
+def window_texts(paragraph: Paragraph, spans: list) -> list[str]:
+    """The paragraph's embedding windows from their ``spans``."""
+    text = lexical_text(paragraph)
+    return [text[span[0] : span[1]] if isinstance(span, list) else span for span in spans]
 
 
 def _spans(text: str, windows: list[str]) -> list:
@@ -631,15 +670,20 @@ def _spans(text: str, windows: list[str]) -> list:
     return out
 
 
-def _vector_entries(corpus: Corpus, embedder: Embedder,
-                    windows: dict[tuple[str, str], list[str]] | None = None) -> list[VectorEntry]:
+def served(embedder: Embedder, lang: str) -> bool:
+    """Whether the embedder embeds text in ``lang``."""
+    return embedder.languages is None or lang in embedder.languages
+
+
+def _vector_entries(corpus: Corpus, embedder: Embedder, spans: dict[tuple[str, str], list],
+                    skip: set[str] = frozenset()) -> list[VectorEntry]:
+    """One entry per embedding window of each paragraph the embedder serves, except in the record
+    versions (``version_of``) in ``skip``."""
     entries = []
     for paragraph in corpus.paragraphs():
-        if embedder.languages is not None and paragraph.lang not in embedder.languages:
+        if not served(embedder, paragraph.lang) or f"{paragraph.record}:{paragraph.lang}" in skip:
             continue
-        texts = windows[(paragraph.key, paragraph.lang)] if windows is not None \
-            else embedder.windows(lexical_text(paragraph))
-        for window, text in enumerate(texts):
+        for window, text in enumerate(window_texts(paragraph, spans[(paragraph.key, paragraph.lang)])):
             entries.append(VectorEntry(
                 id=f"{paragraph.key}:{paragraph.lang}:{window}",
                 text=text,
@@ -728,10 +772,13 @@ def _embed_missing(entries: list[VectorEntry], known: dict[str, np.ndarray], emb
 
 
 def _write_embedded_vectors(target: Path, entries: list[VectorEntry], revisions: dict[str, str], usable: dict,
-                            live: Path | None, embedder: Embedder, *, progress: bool,
+                            live: Path | None, embedder: Embedder, *, total: int,
+                            every_entry: Callable[[], list[VectorEntry]] | None = None, progress: bool,
                             log: Callable[[str], None]) -> VectorsWritten:
     """The build's own ``chroma/``: a copy of the live build's store with only the changed record
-    versions rewritten, or (no usable live store) every entry written."""
+    versions rewritten, or (no usable live store) every entry written. ``entries`` holds at least
+    every entry of the revisions the live store lacks, ``every_entry`` forms all of them when it
+    cannot be copied; ``total`` is how many the store must hold."""
     previous: dict[str, str] = dict(usable.get("revisions", {})) if usable.get("store") == "embedded" else {}
     store = _copied_store(live / "chroma", target, usable.get("entries")) if previous and live is not None \
         else None
@@ -739,6 +786,8 @@ def _write_embedded_vectors(target: Path, entries: list[VectorEntry], revisions:
         previous = {}
         shutil.rmtree(target, ignore_errors=True)
         store = ChromaStore.on_disk(target)
+        if every_entry is not None and len(entries) != total:
+            entries = every_entry()
     current = set(revisions.values())
     gone = sorted({rev for rev in previous.values() if rev not in current})
     # Windows of a changed record that kept their text keep their vectors.
@@ -750,11 +799,11 @@ def _write_embedded_vectors(target: Path, entries: list[VectorEntry], revisions:
     todo = [e for e in entries if e.metadata[REVISION] not in kept]
     todo, embedded = _embed_missing(todo, known, embedder, progress=progress, log=log)
     store.upsert(todo)
-    if store.count() != len(entries):
-        raise RuntimeError(f"the vector store holds {store.count()} vectors after the update, {len(entries)} "
+    if store.count() != total:
+        raise RuntimeError(f"the vector store holds {store.count()} vectors after the update, {total} "
                            f"expected; run `recordqa index --force`")
     del store  # Chroma flushes its files when the client goes
-    return VectorsWritten({"store": "embedded", "revisions": revisions, "entries": len(entries)}, embedded,
+    return VectorsWritten({"store": "embedded", "revisions": revisions, "entries": total}, embedded,
                           tuple(sorted(v for v, rev in revisions.items() if rev not in kept)),
                           tuple(sorted(set(previous) - set(revisions))))
 
@@ -783,10 +832,11 @@ def _collection_name(index_key: str) -> str:
 
 
 def _write_server_vectors(url: str, entries: list[VectorEntry], revisions: dict[str, str], usable: dict,
-                          embedder: Embedder, *, index_key: str, force: bool, progress: bool,
+                          embedder: Embedder, *, index_key: str, total: int, force: bool, progress: bool,
                           log: Callable[[str], None]) -> VectorsWritten:
     """Upsert the revisions the index's collection lacks; the live build's revisions are trusted to be
-    there (nothing deletes a revision a kept build lists), others are counted on the server."""
+    there (nothing deletes a revision a kept build lists), others are counted on the server.
+    ``entries`` holds every entry of the revisions not trusted; ``total`` counts all of them."""
     same = usable.get("store") == "server" and bool(usable.get("collection"))
     collection = usable["collection"] if same else _collection_name(index_key)
     previous: dict[str, str] = dict(usable.get("revisions", {})) if same else {}
@@ -797,7 +847,7 @@ def _write_server_vectors(url: str, entries: list[VectorEntry], revisions: dict[
         expected[entry.metadata[REVISION]] = expected.get(entry.metadata[REVISION], 0) + 1
     unsure = sorted(rev for rev in expected if rev not in trusted)
     held = store.revision_counts(unsure)
-    kept = {rev for rev in expected if rev in trusted or held.get(rev) == expected[rev]}
+    kept = {rev for rev in revisions.values() if rev in trusted or (rev in expected and held.get(rev) == expected[rev])}
     gone = sorted({rev for rev in previous.values() if rev not in expected})
     known = {e.metadata["content_hash"]: e.embedding for e in store.entries({REVISION: {"$in": gone}})} if gone \
         else {}
@@ -805,7 +855,7 @@ def _write_server_vectors(url: str, entries: list[VectorEntry], revisions: dict[
     todo, embedded = _embed_missing(todo, known, embedder, progress=progress, log=log)
     store.upsert(todo)
     return VectorsWritten({"store": "server", "url": url, "collection": collection, "revisions": revisions,
-                           "entries": len(entries)},
+                           "entries": total},
                           embedded, tuple(sorted(v for v, rev in revisions.items() if rev not in kept)),
                           tuple(sorted(set(previous) - set(revisions))))
 

@@ -27,8 +27,9 @@ from itertools import pairwise
 from pathlib import Path
 
 from indexer.paragraph import GENERATED, OWN, Paragraph, Record, RecordMeta, generated_id
+from indexer.parse_cache import ParseCache
 from indexer.record import RecordError, read_record
-from indexer.record_meta import apply_overrides, merged_meta, read_overrides
+from indexer.record_meta import apply_overrides, merged_meta, overrides_digest, read_overrides
 
 LANGUAGE_CODES = {"zh", "en", "fr", "es", "ru", "ar"}
 SHARED_IDS_REQUIRED = 0.8
@@ -186,8 +187,8 @@ def record_files(paths: Iterable[Path]) -> list[tuple[str, Path]]:
     return found
 
 
-def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vector_cache: Path | None = None
-                ) -> Corpus:
+def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vector_cache: Path | None = None,
+                parse_cache: ParseCache | None = None) -> Corpus:
     """Read every record file, apply each record's ``record.toml``, and align the language versions
     of each record (by id where all number their paragraphs, else by content). ``embedder`` (an
     ``indexer.embedder.Embedder``, multilingual) gives the content alignment passage vectors;
@@ -196,12 +197,14 @@ def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vec
     when a record needed it; versions that number their paragraphs are still paired, and refused
     when they differ badly).
     ``vector_cache`` keeps the alignment's passage vectors per version text and model, so a build
-    after another record changed does not embed this one again."""
+    after another record changed does not embed this one again; ``parse_cache`` keeps each file's
+    parse, so it does not parse the files that did not change."""
     files = record_files(list(paths))
     by_record: dict[str, list[Record]] = {}
     for record_id, path in files:
         lang = path.stem if path.stem in LANGUAGE_CODES else None
-        by_record.setdefault(record_id, []).append(read_record(path, record_id=record_id, lang=lang))
+        by_record.setdefault(record_id, []).append(read_record(path, record_id=record_id, lang=lang,
+                                                               cache=parse_cache))
     records: list[Record] = []
     warnings: list[str] = []
     unaligned = False
@@ -210,7 +213,9 @@ def load_corpus(paths: Iterable[Path], *, embedder=None, align: bool = True, vec
             raise RecordError(f"record {record_id}: two files in the same language")
         folder = versions[0].source.parent if versions[0].source else None
         overrides = read_overrides(folder) if folder and folder.name == record_id else {}
-        versions = [replace(v, meta=apply_overrides(v.meta, overrides, v.lang)) for v in versions]
+        digest = overrides_digest(overrides)
+        versions = [replace(v, meta=apply_overrides(v.meta, overrides, v.lang), meta_sha256=digest)
+                    for v in versions]
         versions.sort(key=lambda v: v.lang)
         if len(versions) == 1 or all(v.numbering == OWN for v in versions):
             aligned, notes = _by_id(record_id, versions)  # cheap: also when only reading

@@ -12,6 +12,8 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
+from indexer.bm25_matrix import VectorisedBM25
+
 
 @dataclass
 class LexicalIndex:
@@ -22,7 +24,7 @@ class LexicalIndex:
 
     @classmethod
     def build(cls, lang: str, keys: list[str], doc_tokens: list[list[str]], *, k1: float, b: float) -> LexicalIndex:
-        bm25 = bm25s.BM25(k1=k1, b=b)
+        bm25 = VectorisedBM25(k1=k1, b=b)
         # An empty document (a paragraph that is only a placeholder) still needs one token slot.
         bm25.index([tokens or [""] for tokens in doc_tokens], show_progress=False)
         return cls(lang, keys, doc_tokens, bm25)

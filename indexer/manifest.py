@@ -12,7 +12,7 @@ from importlib import metadata
 from pathlib import Path
 
 from indexer.corpus import Corpus
-from indexer.paragraph import Paragraph, Record, RecordMeta
+from indexer.paragraph import record_from_json, record_to_json
 
 FORMAT = 2
 MANIFEST = "manifest.json"
@@ -139,7 +139,8 @@ def file_sha256(path: Path) -> str:
 def source_entries(corpus: Corpus) -> list[dict]:
     return [
         {"record": r.id, "lang": r.lang, "path": str(r.source),
-         "sha256": file_sha256(r.source) if r.source else r.sha256, "paragraphs": len(r.paragraphs)}
+         # The digest of the bytes parsed, not of the file as it is now: the index describes what it read.
+         "sha256": r.sha256, "meta_sha256": r.meta_sha256, "paragraphs": len(r.paragraphs)}
         for r in corpus.records
     ]
 
@@ -158,6 +159,8 @@ def stale_reasons(manifest: Manifest, *, sources: list[dict], index_key: str, to
     for key in sorted(wanted.keys() & built.keys()):
         if wanted[key]["sha256"] != built[key]["sha256"]:
             reasons.append(f"record file {wanted[key]['path']} changed since the index was built")
+        elif wanted[key].get("meta_sha256", "") != built[key].get("meta_sha256", ""):
+            reasons.append(f"the record.toml of record {key[0]} changed since the index was built")
     if manifest.index_key != index_key:
         reasons.append("index settings changed (embedding model, windows or BM25 parameters)")
     if manifest.tokenizer != tokenizer:
@@ -182,23 +185,8 @@ _STORE_NAMES = {"embedded": "embedded store", "server": "Chroma server (RECORDQA
 
 
 def corpus_to_json(corpus: Corpus) -> list[dict]:
-    return [
-        {"id": r.id, "lang": r.lang, "meta": asdict(r.meta), "source": str(r.source) if r.source else None,
-         "sha256": r.sha256, "numbering": r.numbering, "notes": list(r.notes),
-         # vars, not asdict: paragraphs are flat, and asdict's deep copy took 15 s of a 10,000-paragraph build.
-         "paragraphs": [dict(vars(p)) for p in r.paragraphs]}
-        for r in corpus.records
-    ]
+    return [record_to_json(r) for r in corpus.records]
 
 
 def corpus_from_json(data: list[dict]) -> Corpus:
-    return Corpus(tuple(
-        Record(
-            id=r["id"], lang=r["lang"], meta=RecordMeta(**r["meta"]),
-            paragraphs=tuple(Paragraph(**p) for p in r["paragraphs"]),
-            source=Path(r["source"]) if r["source"] else None, sha256=r["sha256"],
-            # Builds from before generated ids have neither: their records numbered their own paragraphs.
-            numbering=r.get("numbering", "own"), notes=tuple(r.get("notes", ())),
-        )
-        for r in data
-    ))
+    return Corpus(tuple(record_from_json(r) for r in data))

@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from pathlib import Path
 
 from indexer.dates import EN_DATE as _EN_DATE
 from indexer.dates import ZH_DATE as _ZH_DATE
 from indexer.dates import parse_dates as _parse_dates
 from indexer.paragraph import GENERATED, OWN, Paragraph, Record, RecordMeta, generated_id
+from indexer.parse_cache import ParseCache
 from indexer.unnumbered import load_layout, meta_from_masthead, out_of_place, segment_lines
 
 
@@ -202,19 +204,29 @@ def _is_title(line: str) -> bool:
     return len(line) <= _HEADING_MAX_CHARS and not line.endswith(_SENTENCE_END)
 
 
-def read_record(path: Path, *, record_id: str | None = None, lang: str | None = None) -> Record:
-    """Read and parse a record file; a missing, binary or unparseable file raises RecordError."""
+def read_record(path: Path, *, record_id: str | None = None, lang: str | None = None,
+                cache: ParseCache | None = None) -> Record:
+    """Read and parse a record file; a missing, binary or unparseable file raises RecordError.
+    The record's ``sha256`` is the digest of the file's bytes; ``cache`` gives the kept parse of
+    bytes parsed before."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise RecordError(f"{path}: cannot read the file ({exc.strerror})") from exc
+    record_id = record_id or path.stem
+    sha = hashlib.sha256(data).hexdigest()
+    kept = cache.get(path, record_id=record_id, lang=lang, sha256=sha) if cache else None
+    if kept is not None:
+        return kept
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise RecordError(f"{path}: not UTF-8 text (byte {exc.start}); save the record as UTF-8") from exc
     if "\x00" in text:
         raise RecordError(f"{path}: binary data, not a text record")
-    record = parse_record(text, record_id=record_id or path.stem, lang=lang, source=path)
+    record = replace(parse_record(text, record_id=record_id, lang=lang, source=path), sha256=sha)
+    if cache is not None:
+        cache.put(path, record, record_id=record_id, lang=lang)
     return record
 
 

@@ -17,6 +17,8 @@ Values in the file win over the masthead's; a language table wins over the top l
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import tomllib
 from dataclasses import fields, replace
@@ -50,6 +52,13 @@ def read_overrides(folder: Path) -> dict:
             if key == "date" and not all(_DAY.match(d.strip()) for d in value.split("/")):
                 raise RecordError(f"{path}: {scope}date must be YYYY-MM-DD or YYYY-MM-DD/YYYY-MM-DD")
     return data
+
+
+def overrides_digest(overrides: dict) -> str:
+    """What ``Record.meta_sha256`` holds for these record.toml values: "" for none."""
+    if not overrides:
+        return ""
+    return hashlib.sha256(json.dumps(overrides, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
 def apply_overrides(meta: RecordMeta, overrides: dict, lang: str) -> RecordMeta:

@@ -11,6 +11,7 @@ from indexer.corpus import Corpus, load_corpus
 from indexer.embedder import DenseStatus, EmbedderUnavailable, load_embedders, load_sentence_transformer
 from indexer.glossary import load_glossary
 from indexer.live import LiveIndex
+from indexer.parse_cache import ParseCache
 from indexer.tokenize import Tokenizer
 from qa.pipeline import Answerer, AnswerOptions
 from qa.prompt import load_prompts
@@ -79,7 +80,8 @@ def make_corpus(settings: Settings, paths=None, *, embedder=None, align: bool = 
     gives content alignment of unnumbered versions its passage vectors, ``align=False`` only reads
     them (enough to tell whether the index is stale: it compares files)."""
     return load_corpus(paths or collection_paths(settings), embedder=embedder, align=align,
-                       vector_cache=settings.cache_dir / "alignment" if embedder is not None else None)
+                       vector_cache=settings.cache_dir / "alignment" if embedder is not None else None,
+                       parse_cache=ParseCache(settings.cache_dir / "records"))
 
 
 @dataclass

@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     )
     cache_dir: Path = Field(
         PROJECT_ROOT / ".recordqa" / "cache",
-        description="Writable cache (jieba's dictionary cache); never /tmp or the home folder.",
+        description="Writable cache, never /tmp or the home folder: jieba's dictionary cache, the parse of "
+        "each record file (records/), the alignment's passage vectors (alignment/). Safe to delete.",
     )
     feedback_path: Path = Field(
         PROJECT_ROOT / ".recordqa" / "feedback.sqlite3",

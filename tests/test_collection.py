@@ -186,6 +186,23 @@ def test_a_collection_indexed_from_paths_is_what_ask_answers_from(tmp_path, jieb
     assert [r["id"] for r in json.loads(cli.run(["records", "--json"], env).stdout)] == ["OTHER-3"]
 
 
+def test_an_edited_record_toml_is_indexed_again(tmp_path, jieba_cache, cli):
+    # The metadata record.toml gives is part of what the index was built from, as the text is.
+    folder = write_records(tmp_path)
+    env = cli.env(tmp_path, jieba_cache, records_dir=folder)
+    assert cli.run(["index", "--quiet"], env).returncode == 0
+    (folder / "BETA-2" / "record.toml").write_text('symbol = "B/COM/2022/9"\n', encoding="utf-8")
+
+    rebuilt = cli.run(["index"], env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "note: rebuilding: the record.toml of record BETA-2 changed since the index was built" in rebuilt.stderr
+    listed = json.loads(cli.run(["records", "--json"], env).stdout)
+    assert [r["symbol"] for r in listed] == [None, "B/COM/2022/9"]
+    answer = ask_json(cli, env, "Who chaired the Beta Committee?")
+    assert any(c["label"].startswith("B/COM/2022/9 ¶") for c in answer["citations"]), answer["citations"]
+    assert "up to date" in cli.run(["index"], env).stdout
+
+
 @pytest.mark.parametrize(("record", "chair"), [("ALPHA-1", "Ines Moreau"), ("BETA-2", "Tomas Novak")])
 def test_ask_record_restricts_retrieval_and_citations_to_that_record(collection, cli, record, chair):
     answer = ask_json(cli, collection[0], QUESTION, "--record", record)

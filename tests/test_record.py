@@ -372,3 +372,33 @@ def test_load_corpus_on_a_missing_folder_names_it(tmp_path):
     with pytest.raises(RecordError) as caught:
         load_corpus([tmp_path / "REC-9"])
     assert "REC-9" in str(caught.value)
+
+
+def test_kept_parses_serve_only_the_bytes_they_were_parsed_from(tmp_path):
+    from indexer.parse_cache import ParseCache
+
+    folder = tmp_path / "records" / "REC-1"
+    folder.mkdir(parents=True)
+    (folder / "en.txt").write_text("Board\n\n1. The Board met in Rome.\n\n2. It adopted its agenda.\n",
+                                   encoding="utf-8")
+    (folder / "zh.txt").write_text("理事会\n\n1. 理事会在罗马举行会议。\n\n2. 理事会通过了议程。\n", encoding="utf-8")
+    cache = ParseCache(tmp_path / "cache" / "records")
+    fresh = load_corpus([folder.parent])
+    assert load_corpus([folder.parent], parse_cache=cache) == fresh  # parsed, then kept
+    assert len(list(cache.folder.glob("*.json"))) == 2
+    assert load_corpus([folder.parent], parse_cache=cache) == fresh  # read from what was kept
+
+    # A changed file is parsed again; its entry is replaced, not added to.
+    (folder / "en.txt").write_text("Board\n\n1. The Board met in Nairobi.\n\n2. It adopted its agenda.\n",
+                                   encoding="utf-8")
+    changed = load_corpus([folder.parent], parse_cache=cache)
+    assert changed.get("REC-1:1", "en").text == "The Board met in Nairobi."
+    assert changed.get("REC-1:1", "en").record == "REC-1" and len(list(cache.folder.glob("*.json"))) == 2
+
+    # Damaged entries are parsed again; a cache that cannot be written costs only the parse.
+    for entry in cache.folder.glob("*.json"):
+        entry.write_text("{not json", encoding="utf-8")
+    assert load_corpus([folder.parent], parse_cache=cache) == changed
+    blocked = tmp_path / "a-file"
+    blocked.write_text("", encoding="utf-8")  # a folder that cannot be made, even by root
+    assert load_corpus([folder.parent], parse_cache=ParseCache(blocked / "records")) == changed
