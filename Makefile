@@ -67,9 +67,10 @@ eval-records: $(VENV)/.installed-app
 	RECORDQA_RECORDS_DIR=$(RECORDS) RECORDQA_INDEX_DIR=.recordqa/index-records \
 		$(VENV)/bin/recordqa eval --dataset eval/benchmark/records --out out/eval-records --no-sweep
 
-# Refit the answer models (qa/answer_model.json) on the benchmark's fit split; prints cross-validated figures.
+# Refit the answer models (qa/answer_model.json) on the benchmark's fit split and the training questions on
+# $(RECORDS) (eval/benchmark/records_fit/, asked of .recordqa/index-records); prints cross-validated figures.
 fit: $(VENV)/.installed-app
-	$(VENV)/bin/recordqa eval fit
+	$(VENV)/bin/recordqa eval fit --records $(RECORDS)
 
 bench: $(VENV)/.installed-app
 	$(PY) -m eval.bench

@@ -1,7 +1,12 @@
 """`recordqa eval fit`: fit the sentence selector and the answerability model, with cross-validation.
 
-Data: the fit split of the benchmark (``FIT_FILES``); the test split (``blind_test.jsonl``) is never
-read here. Each question runs through the real answer path up to retrieval (analysis, hybrid or
+Data: the fit split of the benchmark (``FIT_FILES``, questions on the shipped record); with
+``records`` (`recordqa eval fit --records ../shared/records`, as `make fit` runs it) also
+``RECORDS_FIT`` (eval/benchmark/records_fit/: training questions on the shared real records,
+written apart from the blind sets in eval/benchmark/records/, asked of an index of those records
+beside the default one, ``<index_dir>-records``), so the models learn from more than one record's
+kind of text. The test splits (``blind_test.jsonl`` and eval/benchmark/records/) are never read
+here. Each question runs through the real answer path up to retrieval (analysis, hybrid or
 lexical retrieval), then every candidate sentence gets its features (``qa/features.py``).
 
 - Sentence selector: logistic regression; a sentence is positive when it holds an accepted answer
@@ -38,6 +43,9 @@ from qa.features import DENSE_FEATURES, QUESTION_FEATURES, SENTENCE_FEATURES
 BENCHMARK = Path(__file__).with_name("benchmark")
 FIT_FILES = ("dev.jsonl", "heldout.jsonl", "extra.jsonl", "blind_fit.jsonl")
 TEST_FILES = ("blind_test.jsonl",)
+RECORDS_FIT = "records_fit"
+"""Folder of the benchmark: training questions on the shared real records, one file per record
+folder; gold named by ``gold_evidence`` (resolved against the records index, eval/evidence.py)."""
 FOLDS = 5
 INDIRECT_BAND = 0.15
 EXTRA_SENTENCE_COST = 0.05
@@ -58,8 +66,16 @@ def fit_split(benchmark: Path = BENCHMARK) -> list[dict]:
     return items
 
 
+def records_split(benchmark: Path = BENCHMARK) -> list[dict]:
+    items = []
+    for path in sorted((benchmark / RECORDS_FIT).glob("*.jsonl")):
+        items.extend({**item, "file": f"{RECORDS_FIT}/{path.name}"} for item in load_dataset(path))
+    return items
+
+
 def collect(answerer, items: list[dict]) -> list[dict]:
-    """Per question: candidates with features and labels, and what answering needs later."""
+    """Per question: candidates with features and labels, and what answering needs later (the
+    answerer that asked it among them: questions on other records are asked of another index)."""
     from qa.pipeline import clean_question
 
     rows = []
@@ -69,10 +85,11 @@ def collect(answerer, items: list[dict]) -> list[dict]:
         views, candidates = answerer.extractive.candidates(analysis, retrieved)
         gold = set(item.get("gold_paragraphs") or [])
         accepted = [normalise(a) for a in item.get("answers") or [] if normalise(a)]
+        # Gold is a number on one record, a key (RECORD:number) where evidence was found in several.
         labels = [int(bool(item["answerable"]) and any(a in normalise(c.text) for a in accepted)
-                      and (not gold or c.key.rpartition(":")[2] in gold)) for c in candidates]
+                      and (not gold or c.key in gold or c.key.rpartition(":")[2] in gold)) for c in candidates]
         rows.append({"item": item, "analysis": analysis, "retrieved": retrieved, "views": views,
-                     "candidates": candidates, "labels": labels})
+                     "candidates": candidates, "labels": labels, "answerer": answerer})
     return rows
 
 
@@ -176,8 +193,8 @@ def _fit_variant(answerer, rows: list[dict], *, dense: bool, max_sentences: int,
     # record answers the question.
     q_rows, q_labels = [], []
     for row, probs in zip(rows, per_row_probs, strict=True):
-        qf = answerer.extractive.question_features(row["analysis"], row["retrieved"], row["views"],
-                                                   row["candidates"], [float(p) for p in probs])
+        qf = row.get("answerer", answerer).extractive.question_features(
+            row["analysis"], row["retrieved"], row["views"], row["candidates"], [float(p) for p in probs])
         q_rows.append([qf[n] for n in question_names])
         q_labels.append(int(bool(row["item"]["answerable"])))
     qx, qy = np.array(q_rows, dtype=np.float64), np.array(q_labels)
@@ -261,28 +278,51 @@ def _ece(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> float:
     return round(float(total), 4)
 
 
-def run_fit(settings, *, out: Path | None = None, log: Callable[[str], None] = print) -> dict:
-    """Fit both variants and write the model file; returns the cross-validated figures."""
+def run_fit(settings, *, out: Path | None = None, records: Path | None = None,
+            log: Callable[[str], None] = print) -> dict:
+    """Fit both variants and write the model file; returns the cross-validated figures. With
+    ``records`` (the shared records folder) the questions of ``RECORDS_FIT`` join the fit split."""
+    from eval.harness import gold_from_evidence
     from recordqa.factories import ensure_index, make_answerer, make_embedders
 
     started = time.perf_counter()
     embedders, dense = make_embedders(settings)
     ensure_index(settings, embedders=embedders, dense=dense, progress=False)
     items = fit_split()
+    files = list(FIT_FILES)
     log(f"fit split: {len(items)} questions from {', '.join(FIT_FILES)} (test split {', '.join(TEST_FILES)} unread)")
+    indexes = [(settings, items)]
+    if records is not None:
+        on_records = settings.model_copy(update={
+            "records_dir": records, "index_dir": settings.index_dir.with_name(settings.index_dir.name + "-records")})
+        ensure_index(on_records, embedders=embedders, dense=dense, progress=False)
+        extra = records_split()
+        from indexer.indexed_records import open_indexed_records
+
+        extra, errors, _ = gold_from_evidence(extra, open_indexed_records(on_records.index_dir).corpus)
+        if errors:
+            raise ValueError(f"{RECORDS_FIT}: {len(errors)} dataset error(s), e.g. {errors[0]}")
+        files += sorted({item["file"] for item in extra})
+        indexes.append((on_records, extra))
+        log(f"  and {len(extra)} questions from {RECORDS_FIT}/ on {records} (index {on_records.index_dir}; "
+            f"the blind sets in records/ unread)")
     # A placeholder model lets the answerer be built before any fit exists; its scores are never used.
     placeholder = _placeholder_model()
     result = {"fits": {}, "cv": {}}
     variants = [("dense", True), ("lexical", False)] if dense.active else [("lexical", False)]
     for name, use_dense in variants:
-        variant_settings = settings.model_copy(update={"retrieval_mode": "hybrid" if use_dense else "lexical"})
-        answerer = make_answerer(variant_settings, embedders=embedders if use_dense else [], answer_model=placeholder)
-        rows = collect(answerer, items)
+        rows = []
+        for index_settings, questions in indexes:
+            mode = "hybrid" if use_dense else "lexical"
+            variant_settings = index_settings.model_copy(update={"retrieval_mode": mode})
+            answerer = make_answerer(variant_settings, embedders=embedders if use_dense else [],
+                                     answer_model=placeholder)
+            rows += collect(answerer, questions)
         fit, figures = fit_variant(answerer, rows, dense=use_dense, max_sentences=settings.answer_max_sentences,
                                    log=log)
         result["fits"][name] = fit
         result["cv"][name] = figures
-    result["fitted_on"] = {"files": list(FIT_FILES), "questions": len(items), "folds": FOLDS,
+    result["fitted_on"] = {"files": files, "questions": sum(len(q) for _, q in indexes), "folds": FOLDS,
                            "groups": "question file x type", "dense_model": dense.model}
     out = out or settings.answer_model
     tmp = out.with_suffix(".tmp")

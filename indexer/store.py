@@ -135,6 +135,7 @@ class ChromaStore:
         store = cls.__new__(cls)
         store.client = client
         store.collection = client.get_collection(collection, embedding_function=None)
+        store._count = None
         return store
 
     def upsert(self, entries: list[VectorEntry], batch: int = 512) -> None:

@@ -175,6 +175,9 @@ def _parser() -> argparse.ArgumentParser:
     f = eval_sub.add_parser("fit", help="fit the sentence-selection and answerability models on the fit split, "
                             "print cross-validated figures, write qa/answer_model.json")
     f.add_argument("--out", dest="fit_out", type=Path, help="model file (default: RECORDQA_ANSWER_MODEL)")
+    f.add_argument("--records", dest="fit_records", type=Path,
+                   help="the shared records folder: also fit on eval/benchmark/records_fit/, asked of an index of "
+                        "these records beside RECORDQA_INDEX_DIR (`make fit` passes ../shared/records)")
     b = eval_sub.add_parser("export-beir", help="write the record and dataset in the BEIR layout")
     b.add_argument("dir", type=Path)
     b.add_argument("--dataset", dest="beir_dataset", type=Path, help="dataset (default: the shipped benchmark)")
@@ -551,7 +554,7 @@ def cmd_eval(args, settings: Settings) -> int:
     if args.eval_command == "fit":
         from eval.fit import run_fit
 
-        run_fit(settings, out=args.fit_out, log=print)
+        run_fit(settings, out=args.fit_out, records=args.fit_records, log=print)
         return 0
     from eval.harness import evaluate
     from eval.retry import RetryPolicy

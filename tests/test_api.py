@@ -150,7 +150,7 @@ def test_english_question_gets_the_cited_english_answer(http):
 
 
 @pytest.mark.parametrize("question", [
-    "人居大会第一届会议的会期是哪几天？",
+    "人居大会第一届会议在哪里召开？",
     "Who was UN-Habitat's Executive Director when the Assembly held its first session?",
     "Which countries of the Western European and other States were elected to the Executive Board?",
 ])
@@ -570,7 +570,7 @@ def test_no_bad_request_left_a_traceback_in_the_server_log(http, server):
 
 
 def test_twenty_parallel_questions_all_get_their_own_cited_answer(http, server):
-    questions = [QUESTION_ZH, QUESTION_EN, "人居大会第一届会议的会期是哪几天？",
+    questions = [QUESTION_ZH, QUESTION_EN, "人居大会第一届会议在哪里召开？",
                  "Who was UN-Habitat's Executive Director when the Assembly held its first session?"] * 5
     expected = {q: without_timings(ask(http, q)) for q in set(questions)}
 

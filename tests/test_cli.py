@@ -484,6 +484,32 @@ def test_ask_explain_shows_the_analysis_and_the_decision(indexed, cli):
     assert "explain" not in ask_json(cli, env, "How many members of the Executive Board were elected?")
 
 
+SHARED_RECORDS = (PROJECT_ROOT / ".." / "shared" / "records").resolve()
+
+
+@pytest.mark.skipif(not SHARED_RECORDS.is_dir(), reason=f"the shared records folder {SHARED_RECORDS} is absent")
+def test_eval_fit_on_the_shared_records_too(indexed, cli, tmp_path):
+    # --records adds the training questions on the shared records, asked of an index of them built
+    # beside the default one; the blind question sets of those records stay unread.
+    _, env = indexed
+    out = tmp_path / "fitted.json"
+    env = {**env, "RECORDQA_INDEX_DIR": str(tmp_path / "index")}
+
+    fitted = cli.run(["eval", "fit", "--records", str(SHARED_RECORDS), "--out", str(out)], env, timeout=900)
+
+    assert fitted.returncode == 0, fitted.stderr
+    assert re.search(r"^  and \d+ questions from records_fit/ on .*the blind sets in records/ unread\)$",
+                     fitted.stdout, re.M), fitted.stdout
+    assert (tmp_path / "index-records" / "current.json").is_file()
+    model = json.loads(out.read_text(encoding="utf-8"))
+    files = model["fitted_on"]["files"]
+    assert files[:4] == ["dev.jsonl", "heldout.jsonl", "extra.jsonl", "blind_fit.jsonl"]
+    assert sorted(files[4:]) == sorted(f"records_fit/{p.name}.jsonl" for p in SHARED_RECORDS.iterdir() if p.is_dir())
+    assert model["fitted_on"]["questions"] > 333
+    answer = ask_json(cli, {**env, "RECORDQA_ANSWER_MODEL": str(out)}, "Who was elected President of the Assembly?")
+    assert answer["outcome"] == "answer" and "[¶3]" in answer["answer"]
+
+
 @pytest.mark.parametrize("content", ["{not json", '{"fits": {"lexical": {}}}', '{"fits": {}}'])
 def test_a_broken_answer_model_fails_in_one_line_naming_the_file(indexed, cli, tmp_path, content):
     _, env = indexed
