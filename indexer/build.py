@@ -74,6 +74,7 @@ from indexer.store import (
     VectorEntry,
     VectorStoreUnavailable,
     drop_server_revisions,
+    tune_search,
 )
 from indexer.tokenize import TOKENIZER_VERSION, Tokenizer
 
@@ -817,6 +818,7 @@ def _copied_store(source: Path, target: Path, entries: int | None) -> ChromaStor
         for path in [target, *target.rglob("*")]:
             path.chmod(path.stat().st_mode | 0o200)
         store = ChromaStore._existing(target, COLLECTION)
+        tune_search(store.collection)  # a store built before SEARCH_EF gets it with its next build
         return store if store.count() == entries else None
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
