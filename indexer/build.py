@@ -850,7 +850,8 @@ def _write_server_vectors(url: str, entries: list[VectorEntry], revisions: dict[
     unsure = sorted(rev for rev in expected if rev not in trusted)
     held = store.revision_counts(unsure)
     kept = {rev for rev in revisions.values() if rev in trusted or (rev in expected and held.get(rev) == expected[rev])}
-    gone = sorted({rev for rev in previous.values() if rev not in expected})
+    # The revisions carried over are in ``revisions`` but not among ``entries``: not gone.
+    gone = sorted(set(previous.values()) - set(revisions.values()))
     known = {e.metadata["content_hash"]: e.embedding for e in store.entries({REVISION: {"$in": gone}})} if gone \
         else {}
     todo = [e for e in entries if e.metadata[REVISION] not in kept]
